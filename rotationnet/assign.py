@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "image_log_ratios",
     "view_log_ratios",
     "candidate_scores",
     "view_targets",
@@ -36,6 +37,19 @@ def _check(logits: torch.Tensor, num_views: int) -> tuple[int, int]:
     return rows // num_views, cols // num_views - 1
 
 
+def image_log_ratios(logits: torch.Tensor, num_views: int) -> torch.Tensor:
+    """Paper Eq. 5 for any set of images: (M, V·(C+1)) → (M, V, C) with
+    ``r[m, k, c] = log p(c | image m at slot k) − log p(incorrect | image m at slot k)``.
+
+    ``log softmax(z)_c − log softmax(z)_C = z_c − z_C``: the normaliser cancels,
+    so the ratio is a plain difference of logits (cheaper and more exact).
+    """
+    if logits.ndim != 2 or logits.shape[1] % num_views or logits.shape[1] // num_views < 2:
+        raise ValueError(f"logits shape {tuple(logits.shape)} does not fit V={num_views} views")
+    z = logits.reshape(logits.shape[0], num_views, logits.shape[1] // num_views)
+    return z[..., :-1] - z[..., -1:]
+
+
 def view_log_ratios(logits: torch.Tensor, num_views: int) -> torch.Tensor:
     """Per (image, slot) log-probability ratios of paper Eq. 5.
 
@@ -47,10 +61,7 @@ def view_log_ratios(logits: torch.Tensor, num_views: int) -> torch.Tensor:
         log p(incorrect view | image i at slot k)``.
     """
     n, c = _check(logits, num_views)
-    # log softmax(z)_c - log softmax(z)_C = z_c - z_C: the normaliser cancels,
-    # so the ratio is a plain difference of logits (cheaper and more exact).
-    z = logits.reshape(n, num_views, num_views, c + 1)
-    return z[..., :c] - z[..., c:]
+    return image_log_ratios(logits, num_views).reshape(n, num_views, num_views, c)
 
 
 def candidate_scores(ratios: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:

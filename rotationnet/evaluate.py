@@ -1,0 +1,230 @@
+"""``rotationnet eval RUN DATA --split test``: accuracy and pose on a dataset.
+
+Every metric is computed from the per-image log-ratios (N, V, V, C) of the
+split, one forward pass per image:
+
+* ``object_acc_all`` — all V views in rig order, joint argmax over
+  (candidate, class) (the reference method);
+* ``object_acc_k`` — k random views per object, viewpoints unknown and
+  order ignored (:func:`rotationnet.predict.unordered_assignment`);
+* ``image_acc`` — each image alone;
+* ``asset_pose`` — each object's own alignment is the candidate its full set
+  of views selects for its class (the original ``make_reference_poses``); each
+  image alone is then predicted and its view slot, mapped back through that
+  alignment, is compared with the camera that really took it: exact-view rate,
+  angle between the predicted and true camera directions, and geodesic error of
+  the camera rotations (in-plane roll included);
+* ``class_pose`` (``--class-pose``) — for objects sharing a canonical frame
+  (turntable photos): one alignment per class, the candidate most training
+  objects of the class select, used instead of the object's own;
+* a confusion matrix (JSON and PNG).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .assign import candidate_scores, image_log_ratios
+from .checkpoint import checkpoint_stem, load_checkpoint
+from .data import MultiViewDataset, load_dataset
+from .errors import CheckpointError, DataError
+from .fileio import atomic_path, atomic_write_json
+from .predict import default_device, unordered_assignment
+from .views import ViewRig, camera_matrices, geodesic_deg
+
+__all__ = ["add_arguments", "main", "dataset_ratios", "evaluate_ratios", "object_alignments"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", help="run folder (or checkpoint) from rotationnet train")
+    p.add_argument("data", help="dataset: manifest.json, a folder holding one, or a plain layout")
+    p.add_argument("--split", default="test")
+    p.add_argument("--which", default="best", choices=["best", "last"])
+    p.add_argument("--rig", default=None, help="rig of a plain layout (default: the model's)")
+    p.add_argument("--k", default=None, help="comma-separated view counts for k-view accuracy (default 1,2,4,...)")
+    p.add_argument("--trials", type=int, default=3, help="random view subsets per object and k")
+    p.add_argument("--class-pose", action="store_true", help="also report pose with per-class alignments (needs a train split)")
+    p.add_argument("--out", default=None, help="output folder (default: the run folder)")
+    p.add_argument("--batch-objects", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None)
+
+
+@torch.no_grad()
+def dataset_ratios(model, ds: MultiViewDataset, device, batch_objects: int = 8, desc: str = "eval") -> np.ndarray:
+    """Log-ratios (N, V, V, C) of every image of every object, eval mode."""
+    model.eval()
+    v = ds.num_views
+    out = []
+    for i in tqdm(range(0, len(ds), batch_objects), desc=desc, unit="batch", leave=False):
+        x = torch.stack([ds[j][0] for j in range(i, min(i + batch_objects, len(ds)))])
+        x = x.to(device).flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        r = image_log_ratios(model(x).float(), v).cpu().numpy()
+        out.append(r.reshape(-1, v, v, r.shape[-1]))
+    return np.concatenate(out) if out else np.zeros((0, v, v, model.num_classes), np.float32)
+
+
+def object_alignments(ratios: np.ndarray, labels: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """The candidate each object's full view set selects for its class, (N,)."""
+    s = candidate_scores(torch.as_tensor(ratios), torch.as_tensor(candidates)).numpy()  # (N, K, C)
+    return s[np.arange(len(labels)), :, labels].argmax(axis=1)
+
+
+def _pose_errors(rig: ViewRig, pred_image: np.ndarray, true_image: np.ndarray) -> dict:
+    ang = np.degrees(np.arccos(np.clip(np.sum(rig.cameras[pred_image] * rig.cameras[true_image], -1), -1, 1)))
+    mats = camera_matrices(rig.cameras, rig.up)
+    geo = geodesic_deg(mats[pred_image], mats[true_image])
+    return {
+        "exact_view_rate": float(np.mean(pred_image == true_image)),
+        "view_angle_median_deg": float(np.median(ang)),
+        "view_angle_mean_deg": float(np.mean(ang)),
+        "geodesic_median_deg": float(np.median(geo)),
+        "geodesic_mean_deg": float(np.mean(geo)),
+        "images": int(len(ang)),
+    }
+
+
+def evaluate_ratios(ratios: np.ndarray, labels: np.ndarray, rig: ViewRig, ks=None, trials: int = 3,
+                    seed: int = 0, class_alignment: np.ndarray | None = None) -> dict:
+    """All metrics from log-ratios.
+
+    Args:
+        ratios: (N, V, V, C); labels: (N,) class indices.
+        ks: view counts for the k-view accuracy (default powers of two < V).
+        class_alignment: optional (C,) candidate per class (class pose).
+    Returns a JSON-ready dict (see the module docstring).
+    """
+    n, v, _, c = ratios.shape
+    labels = np.asarray(labels)
+    cand = rig.candidates
+    scores = candidate_scores(torch.as_tensor(ratios), torch.as_tensor(cand)).numpy()  # (N, K, C)
+    pred_all = scores.max(axis=1).argmax(axis=1)
+    conf = np.zeros((c, c), dtype=np.int64)
+    np.add.at(conf, (labels, pred_all), 1)
+    res = {"objects": int(n), "num_views": v, "num_candidates": int(len(cand)),
+           "object_acc_all": float(np.mean(pred_all == labels))}
+    # k random unordered views
+    rng = np.random.default_rng(seed)
+    ks = ks or [k for k in (1, 2, 4, 8, 16, 32, 64) if k < v]
+    acc_k = {}
+    for k in ks:
+        if not 1 <= k <= v:
+            raise ValueError(f"k={k} outside 1..{v}")
+        hits = []
+        for i in range(n):
+            for _ in range(trials):
+                sub = rng.choice(v, size=k, replace=False)
+                sc, _ = unordered_assignment(ratios[i, sub])
+                hits.append(int(sc.argmax()) == labels[i])
+        acc_k[str(k)] = float(np.mean(hits))
+    res["object_acc_k"] = acc_k
+    # single images: joint argmax over (slot, class)
+    flat = ratios.reshape(n * v, v, c)
+    best_slot_per_class = flat.argmax(axis=1)  # (N·V, C)
+    img_cls = flat.max(axis=1).argmax(axis=1)  # (N·V,)
+    img_slot = best_slot_per_class[np.arange(n * v), img_cls]
+    img_true = np.repeat(labels, v)
+    res["image_acc"] = float(np.mean(img_cls == img_true))
+    true_image = np.tile(np.arange(v), n)
+    # asset pose: the object's own alignment
+    align = object_alignments(ratios, labels, cand)
+    pred_image = cand[np.repeat(align, v), img_slot]
+    res["asset_pose"] = _pose_errors(rig, pred_image, true_image)
+    ok = img_cls == img_true
+    if ok.any():
+        res["asset_pose_correct_class"] = _pose_errors(rig, pred_image[ok], true_image[ok])
+    if class_alignment is not None:
+        pred_image = cand[class_alignment[img_true], img_slot]
+        res["class_pose"] = _pose_errors(rig, pred_image, true_image)
+    res["confusion"] = conf.tolist()
+    return res
+
+
+def save_confusion_png(conf: np.ndarray, classes: list[str], path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = len(classes)
+    size = max(4.0, 0.35 * c + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    norm = conf / np.maximum(conf.sum(axis=1, keepdims=True), 1)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(c), classes, rotation=90, fontsize=7)
+    ax.set_yticks(range(c), classes, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    if c <= 30:
+        for i in range(c):
+            for j in range(c):
+                if conf[i, j]:
+                    ax.text(j, i, str(conf[i, j]), ha="center", va="center", fontsize=6,
+                            color="white" if norm[i, j] > 0.5 else "black")
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def run_eval(args: argparse.Namespace) -> dict:
+    device = torch.device(args.device) if args.device else default_device()
+    stem = checkpoint_stem(args.run, args.which)
+    model, meta = load_checkpoint(stem, map_location="cpu")
+    model.to(device).to(memory_format=torch.channels_last)
+    manifest = load_dataset(args.data, rig=args.rig or model.rig)
+    if manifest.rig.num_views != model.rig.num_views or manifest.rig.num_candidates != model.rig.num_candidates:
+        raise CheckpointError(f"{stem}: model rig '{model.rig.spec}' does not match the dataset's '{manifest.rig.spec}'")
+    classes = meta["classes"]
+    objs = manifest.split(args.split)
+    if not objs:
+        raise DataError(f"{manifest.origin}: no objects in split '{args.split}' (splits: {manifest.splits})")
+    for o in objs:
+        if o.label not in classes:
+            raise DataError(f"{manifest.origin}: object '{o.id}' has class '{o.label}', unknown to the model {stem}")
+    pre = model.preprocess
+    kw = dict(image_size=pre["input_size"], mean=pre["mean"], std=pre["std"])
+    ds = MultiViewDataset(manifest, objs, **kw)
+    ds.labels = [classes.index(o.label) for o in objs]
+    ratios = dataset_ratios(model, ds, device, args.batch_objects, f"eval {args.split}")
+    class_alignment = None
+    if args.class_pose:
+        tr = [o for o in manifest.split("train") if o.label in classes]
+        if not tr:
+            raise DataError(f"{manifest.origin}: --class-pose needs training objects")
+        tds = MultiViewDataset(manifest, tr, **kw)
+        tlabels = np.array([classes.index(o.label) for o in tr])
+        al = object_alignments(dataset_ratios(model, tds, device, args.batch_objects, "eval train"), tlabels,
+                               model.rig.candidates)
+        class_alignment = np.zeros(len(classes), dtype=np.int64)
+        for ci in range(len(classes)):
+            picks = al[tlabels == ci]
+            if len(picks):
+                class_alignment[ci] = np.bincount(picks).argmax()
+    ks = [int(k) for k in args.k.split(",")] if args.k else None
+    res = evaluate_ratios(ratios, np.array(ds.labels), model.rig, ks=ks, trials=args.trials, seed=args.seed,
+                          class_alignment=class_alignment)
+    res = {"checkpoint": str(stem), "data": manifest.origin, "split": args.split, "classes": classes, **res}
+    out = Path(args.out) if args.out else stem.parent
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / f"eval_{args.split}.json", res)
+    save_confusion_png(np.array(res["confusion"]), classes, out / f"eval_{args.split}_confusion.png",
+                       f"{args.split}: object accuracy {res['object_acc_all']:.3f} ({res['objects']} objects)")
+    res["outputs"] = [str(out / f"eval_{args.split}.json"), str(out / f"eval_{args.split}_confusion.png")]
+    return res
+
+
+def main(args: argparse.Namespace) -> int:
+    res = run_eval(args)
+    summary = {k: res[k] for k in ("object_acc_all", "object_acc_k", "image_acc", "asset_pose", "outputs")}
+    if "class_pose" in res:
+        summary["class_pose"] = res["class_pose"]
+    print(json.dumps(summary, indent=2))
+    return 0

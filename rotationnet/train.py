@@ -1,0 +1,336 @@
+"""``rotationnet train DATA --rig ... --backbone ... --out RUN``
+
+Two phases, either may be skipped:
+
+1. **head** (``--head-epochs``): the backbone is frozen; its features of every
+   training/validation image are computed once, then only the last layer is
+   trained on them — seconds on a CPU.
+2. **finetune** (``--epochs``): the whole network, SGD with momentum, light
+   augmentation.
+
+Model selection uses a validation split carved from the training objects
+(``--val-fraction``, stratified, seeded) and never looks at the test split.
+After every epoch ``RUN/last`` (model, optimizer, scheduler, RNG, progress) is
+written atomically, and ``RUN/best`` when validation accuracy improves;
+``--resume`` continues from ``RUN/last``.  Logs: ``RUN/train.log`` (readable),
+``RUN/log.csv``, TensorBoard events in ``RUN/tb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .assign import candidate_scores, joint_argmax, rotationnet_loss, view_log_ratios
+from .checkpoint import load_checkpoint, read_metadata, save_checkpoint
+from .data import MultiViewDataset, ObjectSampler, load_dataset, split_validation
+from .errors import CheckpointError, DataError
+from .model import RotationNet
+from .predict import default_device
+
+log = logging.getLogger("rotationnet.train")
+
+__all__ = ["add_arguments", "main", "train", "object_accuracy", "extract_features"]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", help="dataset: manifest.json, a folder holding one, or a plain layout")
+    p.add_argument("--out", required=True, help="run folder for checkpoints and logs")
+    p.add_argument("--rig", default=None, help="rig of a plain layout (ring12, dodeca20, ring:N:ELEV, rings:N:E1,E2)")
+    p.add_argument("--backbone", default="efficientnet_lite0")
+    p.add_argument("--weights", default=None, help="local backbone weights file (torchvision/timm backbones)")
+    p.add_argument("--no-pretrained", action="store_true", help="start the backbone from random weights")
+    p.add_argument("--image-size", type=int, default=None, help="input size (default: the backbone's)")
+    p.add_argument("--head-epochs", type=int, default=30, help="frozen-backbone epochs on cached features")
+    p.add_argument("--epochs", type=int, default=0, help="full fine-tuning epochs")
+    p.add_argument("--batch-objects", type=int, default=8, help="objects per batch (each brings V images)")
+    p.add_argument("--lr", type=float, default=0.01, help="fine-tuning learning rate (SGD)")
+    p.add_argument("--head-lr", type=float, default=3e-3, help="head learning rate (AdamW)")
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--val-fraction", type=float, default=0.15)
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--workers", type=int, default=0, help="data loader processes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from RUN/last")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when present)")
+
+
+# ----------------------------------------------------------------------------
+# helpers
+# ----------------------------------------------------------------------------
+
+def object_accuracy(logits: torch.Tensor, labels: torch.Tensor, candidates: torch.Tensor) -> tuple[float, torch.Tensor]:
+    """Accuracy of the joint (candidate, class) argmax over all V views.
+    Returns (accuracy, predicted classes (N,))."""
+    v = candidates.shape[1]
+    cls, _, _ = joint_argmax(candidate_scores(view_log_ratios(logits, v), candidates))
+    labels = labels.to(cls.device)
+    return float((cls == labels).float().mean()) if len(labels) else float("nan"), cls
+
+
+@torch.no_grad()
+def extract_features(model: RotationNet, ds: MultiViewDataset, device, batch_objects: int = 8,
+                     desc: str = "features") -> torch.Tensor:
+    """Backbone features of every view, (N, V, D), in eval mode (no augmentation)."""
+    model.eval()
+    out = []
+    for i in tqdm(range(0, len(ds), batch_objects), desc=desc, unit="batch", leave=False):
+        x = torch.stack([ds[j][0] for j in range(i, min(i + batch_objects, len(ds)))])
+        x = x.to(device).flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        out.append(model.features(x).float().cpu().view(-1, ds.num_views, model.num_features))
+    return torch.cat(out) if out else torch.zeros(0, ds.num_views, model.num_features)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _setup_logging(run: Path) -> logging.Handler:
+    handler = logging.FileHandler(run / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    root = logging.getLogger("rotationnet")
+    root.setLevel(logging.INFO)
+    root.addHandler(handler)
+    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+               for h in root.handlers):
+        console = logging.StreamHandler()
+        console.setFormatter(logging.Formatter("%(message)s"))
+        root.addHandler(console)
+    return handler
+
+
+CSV_FIELDS = ["epoch", "phase", "phase_epoch", "train_loss", "train_acc", "val_acc", "lr", "seconds"]
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=CSV_FIELDS)
+        if new:
+            w.writeheader()
+        w.writerow({k: row.get(k) for k in CSV_FIELDS})
+
+
+def _check_writable(run: Path) -> None:
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+        probe = run / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"0" * 4096)
+        probe.unlink()
+    except OSError as e:
+        raise DataError(f"{run}: cannot write to the run folder: {e}") from None
+
+
+# ----------------------------------------------------------------------------
+# training
+# ----------------------------------------------------------------------------
+
+def train(args: argparse.Namespace) -> dict:
+    """Run training as configured by ``args`` (see :func:`add_arguments`).
+    Returns the final record (best validation accuracy, epochs, paths)."""
+    run = Path(args.out)
+    _check_writable(run)
+    handler = _setup_logging(run)
+    try:
+        return _train(args, run)
+    finally:
+        logging.getLogger("rotationnet").removeHandler(handler)
+        handler.close()
+
+
+def _train(args, run: Path) -> dict:
+    device = torch.device(args.device) if args.device else default_device()
+    _seed_everything(args.seed)
+    manifest = load_dataset(args.data, rig=args.rig)
+    rig = manifest.rig
+    manifest.check_test_classes()
+    pool = manifest.split("train")
+    if not pool:
+        raise DataError(f"{manifest.origin}: no objects in the 'train' split")
+    if manifest.split("val"):
+        train_objs, val_objs = pool, manifest.split("val")
+    else:
+        train_objs, val_objs = split_validation(pool, args.val_fraction, args.seed)
+    classes = manifest.classes
+    resume_meta = None
+    if args.resume:
+        if not (run / "last.json").exists():
+            raise CheckpointError(f"{run / 'last.json'}: nothing to resume from")
+        resume_meta = read_metadata(run / "last")
+        if resume_meta["classes"] != classes or resume_meta["model"]["rig"]["spec"] != rig.spec:
+            raise CheckpointError(f"{run / 'last.json'}: checkpoint classes/rig differ from {manifest.origin}")
+    model = RotationNet(args.backbone, len(classes), rig, pretrained=not args.no_pretrained,
+                        weights=args.weights, input_size=args.image_size, dropout=args.dropout)
+    if resume_meta is not None:
+        load_checkpoint(run / "last", model)
+    model.to(device).to(memory_format=torch.channels_last)
+    pre = model.preprocess
+    log.info("data %s: %d classes, rig %s (V=%d, K=%d), %d train / %d val objects",
+             manifest.origin, len(classes), rig.spec, rig.num_views, rig.num_candidates, len(train_objs), len(val_objs))
+    log.info("model %s, input %d px, device %s", args.backbone, pre["input_size"], device)
+    ds_kw = dict(image_size=pre["input_size"], mean=pre["mean"], std=pre["std"], seed=args.seed)
+    train_plain = MultiViewDataset(manifest, train_objs, **ds_kw)
+    val_ds = MultiViewDataset(manifest, val_objs, **ds_kw) if val_objs else None
+    cand = model.candidates
+    base_meta = {
+        "classes": classes,
+        "args": {k: v for k, v in vars(args).items() if k != "func"},
+        "dataset": {"origin": manifest.origin, "num_train": len(train_objs), "num_val": len(val_objs),
+                    "val_ids": [o.id for o in val_objs]},
+    }
+    state = {"phase": "head", "phase_epoch": 0, "epoch": 0, "best_val": -1.0}
+    if resume_meta is not None:
+        state.update(resume_meta["state"])
+        log.info("resuming from %s: phase %s, epoch %d", run / "last", state["phase"], state["epoch"])
+    tb = None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+
+        tb = SummaryWriter(str(run / "tb"))
+    except Exception as e:  # tensorboard missing or broken: CSV and log remain
+        log.warning("TensorBoard logging disabled: %s", e)
+
+    def finish_epoch(phase, optimizer, scheduler, row):
+        state["phase"], state["phase_epoch"] = phase, row["phase_epoch"]
+        state["epoch"] = row["epoch"]
+        improved = not math.isnan(row["val_acc"]) and row["val_acc"] > state["best_val"]
+        no_val = math.isnan(row["val_acc"])
+        if improved:
+            state["best_val"] = row["val_acc"]
+        meta = {**base_meta, "state": dict(state), "metrics": row}
+        if improved or no_val:
+            save_checkpoint(run / "best", model, meta)
+        save_checkpoint(run / "last", model, meta, optimizer, scheduler, with_rng=True)
+        _append_csv(run / "log.csv", row)
+        if tb is not None:
+            for k in ("train_loss", "train_acc", "val_acc", "lr"):
+                if row[k] is not None and not math.isnan(row[k]):
+                    tb.add_scalar(f"{k}", row[k], row["epoch"])
+            tb.flush()
+        log.info("epoch %3d %-8s loss %.4f  train acc %.3f  val acc %.3f  lr %.2e  %.1fs%s",
+                 row["epoch"], phase, row["train_loss"], row["train_acc"], row["val_acc"], row["lr"],
+                 row["seconds"], "  *best*" if improved else "")
+
+    # ---- phase 1: frozen backbone, cached features -------------------------
+    if args.head_epochs > 0 and state["phase"] == "head" and state["phase_epoch"] < args.head_epochs:
+        t0 = time.time()
+        f_train = extract_features(model, train_plain, device, args.batch_objects, "features train")
+        f_val = extract_features(model, val_ds, device, args.batch_objects, "features val") if val_ds else None
+        log.info("cached backbone features of %d images in %.1fs", f_train.shape[0] * rig.num_views, time.time() - t0)
+        y_train = torch.tensor(train_plain.labels)
+        y_val = torch.tensor(val_ds.labels) if val_ds else None
+        opt = torch.optim.AdamW(model.head.parameters(), lr=args.head_lr, weight_decay=args.weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.head_epochs)
+        if resume_meta is not None and resume_meta["state"]["phase"] == "head":
+            load_checkpoint(run / "last", model, opt, sched, restore_rng=True)
+        sampler = ObjectSampler(len(train_plain), shuffle=True, seed=args.seed)
+        bar = tqdm(range(state["phase_epoch"], args.head_epochs), desc="head", unit="epoch")
+        for e in bar:
+            t0 = time.time()
+            sampler.set_epoch(e)
+            order = list(sampler)
+            model.head.train()
+            losses, correct = [], 0
+            for i in range(0, len(order), args.batch_objects):
+                idx = torch.tensor(order[i:i + args.batch_objects])
+                logits = model.head(f_train[idx].flatten(0, 1).to(device))
+                loss, _ = rotationnet_loss(logits, y_train[idx].to(device), cand)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(float(loss))
+                correct += int((object_accuracy(logits.detach(), y_train[idx], cand)[1].cpu() == y_train[idx]).sum())
+            lr = opt.param_groups[0]["lr"]
+            sched.step()
+            model.head.eval()
+            with torch.no_grad():
+                val_acc = object_accuracy(model.head(f_val.flatten(0, 1).to(device)), y_val, cand)[0] if f_val is not None else float("nan")
+            row = {"epoch": state["epoch"] + 1, "phase": "head", "phase_epoch": e + 1,
+                   "train_loss": float(np.mean(losses)), "train_acc": correct / len(order), "val_acc": val_acc,
+                   "lr": lr, "seconds": time.time() - t0}
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{val_acc:.3f}")
+            finish_epoch("head", opt, sched, row)
+        bar.close()
+        del f_train, f_val
+
+    # ---- phase 2: full fine-tuning ----------------------------------------
+    if args.epochs > 0:
+        if state["phase"] != "finetune":
+            state["phase"], state["phase_epoch"] = "finetune", 0
+        train_ds = MultiViewDataset(manifest, train_objs, augment=not args.no_augment, check_sizes=False, **ds_kw)
+        train_ds._cache = train_plain._cache  # share decoded images
+        opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
+        if resume_meta is not None and resume_meta["state"]["phase"] == "finetune":
+            load_checkpoint(run / "last", model, opt, sched, restore_rng=True)
+        if args.workers > 0:
+            train_ds.preload()
+        sampler = ObjectSampler(len(train_ds), shuffle=True, seed=args.seed)
+        loader = torch.utils.data.DataLoader(train_ds, batch_size=args.batch_objects, sampler=sampler,
+                                             num_workers=args.workers, persistent_workers=args.workers > 0)
+        for e in range(state["phase_epoch"], args.epochs):
+            t0 = time.time()
+            sampler.set_epoch(e)
+            train_ds.set_epoch(e)
+            model.train()
+            losses, correct, seen = [], 0, 0
+            bar = tqdm(loader, desc=f"finetune {e + 1}/{args.epochs}", unit="batch", leave=False)
+            for x, y in bar:
+                x = x.to(device).flatten(0, 1).contiguous(memory_format=torch.channels_last)
+                y = y.to(device)
+                logits = model(x)
+                loss, _ = rotationnet_loss(logits, y, cand)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(float(loss))
+                correct += int((object_accuracy(logits.detach(), y, cand)[1] == y).sum())
+                seen += len(y)
+                bar.set_postfix(loss=f"{float(loss):.3f}")
+            lr = opt.param_groups[0]["lr"]
+            sched.step()
+            val_acc = evaluate_objects(model, val_ds, device, args.batch_objects) if val_ds else float("nan")
+            row = {"epoch": state["epoch"] + 1, "phase": "finetune", "phase_epoch": e + 1,
+                   "train_loss": float(np.mean(losses)), "train_acc": correct / max(seen, 1), "val_acc": val_acc,
+                   "lr": lr, "seconds": time.time() - t0}
+            finish_epoch("finetune", opt, sched, row)
+    if tb is not None:
+        tb.close()
+    result = {"run": str(run), "best_val_acc": state["best_val"], "epochs": state["epoch"]}
+    log.info("done: best validation accuracy %.3f; checkpoints in %s", state["best_val"], run)
+    return result
+
+
+@torch.no_grad()
+def evaluate_objects(model: RotationNet, ds: MultiViewDataset, device, batch_objects: int = 8) -> float:
+    """Object accuracy with all views on a dataset (eval mode)."""
+    model.eval()
+    preds, labels = [], []
+    for i in range(0, len(ds), batch_objects):
+        items = [ds[j] for j in range(i, min(i + batch_objects, len(ds)))]
+        x = torch.stack([a for a, _ in items]).to(device).flatten(0, 1).contiguous(memory_format=torch.channels_last)
+        y = torch.tensor([b for _, b in items])
+        preds.append(object_accuracy(model(x), y, model.candidates)[1].cpu())
+        labels.append(y)
+    return float((torch.cat(preds) == torch.cat(labels)).float().mean())
+
+
+def main(args: argparse.Namespace) -> int:
+    result = train(args)
+    print(json.dumps(result))
+    return 0

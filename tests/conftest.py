@@ -1,0 +1,33 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# keep test workers from fighting over the two cores
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def ring12():
+    from rotationnet.views import get_rig
+
+    return get_rig("ring12")
+
+
+@pytest.fixture(scope="session")
+def synth_layout(tmp_path_factory, ring12):
+    """Plain-layout 4-class ring-12 dataset: 6 train + 2 test objects per class."""
+    import synth
+
+    return synth.build_dataset(tmp_path_factory.mktemp("synth"), ring12, per_class=(6, 2), size=96, seed=0)
+
+
+def shared(*parts) -> Path:
+    p = SHARED_DATA.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"shared data not present: {p}")
+    return p
