@@ -72,7 +72,7 @@ def dataset_ratios(model, ds: MultiViewDataset, device, batch_objects: int = 8, 
 
 def object_alignments(ratios: np.ndarray, labels: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     """The candidate each object's full view set selects for its class, (N,)."""
-    s = candidate_scores(torch.as_tensor(ratios), torch.as_tensor(candidates)).numpy()  # (N, K, C)
+    s = candidate_scores(torch.as_tensor(ratios), torch.tensor(candidates)).numpy()  # (N, K, C)
     return s[np.arange(len(labels)), :, labels].argmax(axis=1)
 
 
@@ -103,7 +103,7 @@ def evaluate_ratios(ratios: np.ndarray, labels: np.ndarray, rig: ViewRig, ks=Non
     n, v, _, c = ratios.shape
     labels = np.asarray(labels)
     cand = rig.candidates
-    scores = candidate_scores(torch.as_tensor(ratios), torch.as_tensor(cand)).numpy()  # (N, K, C)
+    scores = candidate_scores(torch.as_tensor(ratios), torch.tensor(cand)).numpy()  # (N, K, C)
     pred_all = scores.max(axis=1).argmax(axis=1)
     conf = np.zeros((c, c), dtype=np.int64)
     np.add.at(conf, (labels, pred_all), 1)

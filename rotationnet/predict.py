@@ -86,7 +86,7 @@ def ordered_assignment(ratios: np.ndarray, positions: Sequence[int], candidates:
         raise ValueError(f"positions must be {m} distinct indices in [0, {v}), got {list(positions)}")
     full = torch.zeros(1, v, v, c)
     full[0, torch.as_tensor(pos)] = r
-    return candidate_scores(full, torch.as_tensor(candidates))[0].numpy()
+    return candidate_scores(full, torch.tensor(candidates))[0].numpy()
 
 
 class Predictor:

@@ -52,7 +52,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", default=None, help="local backbone weights file (torchvision/timm backbones)")
     p.add_argument("--no-pretrained", action="store_true", help="start the backbone from random weights")
     p.add_argument("--image-size", type=int, default=None, help="input size (default: the backbone's)")
-    p.add_argument("--head-epochs", type=int, default=30, help="frozen-backbone epochs on cached features")
+    p.add_argument("--head-epochs", type=int, default=200, help="frozen-backbone epochs on cached features")
     p.add_argument("--epochs", type=int, default=0, help="full fine-tuning epochs")
     p.add_argument("--batch-objects", type=int, default=8, help="objects per batch (each brings V images)")
     p.add_argument("--lr", type=float, default=0.01, help="fine-tuning learning rate (SGD)")
@@ -65,6 +65,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=0, help="data loader processes")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from RUN/last")
+    p.add_argument("--stop-after", type=int, default=None, metavar="N",
+                   help="exit after N epochs in this invocation (time-sliced jobs; continue with --resume)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda when present)")
 
 
@@ -114,7 +116,7 @@ def _setup_logging(run: Path) -> logging.Handler:
     return handler
 
 
-CSV_FIELDS = ["epoch", "phase", "phase_epoch", "train_loss", "train_acc", "val_acc", "lr", "seconds"]
+CSV_FIELDS = ["epoch", "phase", "phase_epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"]
 
 
 def _append_csv(path: Path, row: dict) -> None:
@@ -193,7 +195,7 @@ def _train(args, run: Path) -> dict:
         "dataset": {"origin": manifest.origin, "num_train": len(train_objs), "num_val": len(val_objs),
                     "val_ids": [o.id for o in val_objs]},
     }
-    state = {"phase": "head", "phase_epoch": 0, "epoch": 0, "best_val": -1.0}
+    state = {"phase": "head", "phase_epoch": 0, "epoch": 0, "best_val": -1.0, "best_val_loss": None}
     if resume_meta is not None:
         state.update(resume_meta["state"])
         log.info("resuming from %s: phase %s, epoch %d", run / "last", state["phase"], state["epoch"])
@@ -205,25 +207,34 @@ def _train(args, run: Path) -> dict:
     except Exception as e:  # tensorboard missing or broken: CSV and log remain
         log.warning("TensorBoard logging disabled: %s", e)
 
+    epochs_this_run = [0]
+
+    def out_of_budget() -> bool:
+        return args.stop_after is not None and epochs_this_run[0] >= args.stop_after
+
     def finish_epoch(phase, optimizer, scheduler, row):
+        epochs_this_run[0] += 1
         state["phase"], state["phase_epoch"] = phase, row["phase_epoch"]
         state["epoch"] = row["epoch"]
-        improved = not math.isnan(row["val_acc"]) and row["val_acc"] > state["best_val"]
+        # select on validation accuracy, ties broken by validation loss (accuracy
+        # saturates early on small sets while the view assignment still improves)
         no_val = math.isnan(row["val_acc"])
+        best = (state["best_val"], -(state["best_val_loss"] if state["best_val_loss"] is not None else math.inf))
+        improved = not no_val and (row["val_acc"], -row["val_loss"]) > best
         if improved:
-            state["best_val"] = row["val_acc"]
+            state["best_val"], state["best_val_loss"] = row["val_acc"], row["val_loss"]
         meta = {**base_meta, "state": dict(state), "metrics": row}
         if improved or no_val:
             save_checkpoint(run / "best", model, meta)
         save_checkpoint(run / "last", model, meta, optimizer, scheduler, with_rng=True)
         _append_csv(run / "log.csv", row)
         if tb is not None:
-            for k in ("train_loss", "train_acc", "val_acc", "lr"):
+            for k in ("train_loss", "train_acc", "val_loss", "val_acc", "lr"):
                 if row[k] is not None and not math.isnan(row[k]):
                     tb.add_scalar(f"{k}", row[k], row["epoch"])
             tb.flush()
-        log.info("epoch %3d %-8s loss %.4f  train acc %.3f  val acc %.3f  lr %.2e  %.1fs%s",
-                 row["epoch"], phase, row["train_loss"], row["train_acc"], row["val_acc"], row["lr"],
+        log.info("epoch %3d %-8s loss %.4f  train acc %.3f  val loss %.4f  val acc %.3f  lr %.2e  %.1fs%s",
+                 row["epoch"], phase, row["train_loss"], row["train_acc"], row["val_loss"], row["val_acc"], row["lr"],
                  row["seconds"], "  *best*" if improved else "")
 
     # ---- phase 1: frozen backbone, cached features -------------------------
@@ -241,6 +252,8 @@ def _train(args, run: Path) -> dict:
         sampler = ObjectSampler(len(train_plain), shuffle=True, seed=args.seed)
         bar = tqdm(range(state["phase_epoch"], args.head_epochs), desc="head", unit="epoch")
         for e in bar:
+            if out_of_budget():
+                break
             t0 = time.time()
             sampler.set_epoch(e)
             order = list(sampler)
@@ -253,15 +266,20 @@ def _train(args, run: Path) -> dict:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
                 correct += int((object_accuracy(logits.detach(), y_train[idx], cand)[1].cpu() == y_train[idx]).sum())
             lr = opt.param_groups[0]["lr"]
             sched.step()
             model.head.eval()
-            with torch.no_grad():
-                val_acc = object_accuracy(model.head(f_val.flatten(0, 1).to(device)), y_val, cand)[0] if f_val is not None else float("nan")
+            val_loss = val_acc = float("nan")
+            if f_val is not None:
+                with torch.no_grad():
+                    logits = model.head(f_val.flatten(0, 1).to(device))
+                    val_loss = float(rotationnet_loss(logits, y_val.to(device), cand)[0])
+                    val_acc = object_accuracy(logits, y_val, cand)[0]
             row = {"epoch": state["epoch"] + 1, "phase": "head", "phase_epoch": e + 1,
-                   "train_loss": float(np.mean(losses)), "train_acc": correct / len(order), "val_acc": val_acc,
+                   "train_loss": float(np.mean(losses)), "train_acc": correct / len(order),
+                   "val_loss": val_loss, "val_acc": val_acc,
                    "lr": lr, "seconds": time.time() - t0}
             bar.set_postfix(loss=f"{row['train_loss']:.3f}", val=f"{val_acc:.3f}")
             finish_epoch("head", opt, sched, row)
@@ -269,7 +287,7 @@ def _train(args, run: Path) -> dict:
         del f_train, f_val
 
     # ---- phase 2: full fine-tuning ----------------------------------------
-    if args.epochs > 0:
+    if args.epochs > 0 and not out_of_budget():
         if state["phase"] != "finetune":
             state["phase"], state["phase_epoch"] = "finetune", 0
         train_ds = MultiViewDataset(manifest, train_objs, augment=not args.no_augment, check_sizes=False, **ds_kw)
@@ -284,6 +302,8 @@ def _train(args, run: Path) -> dict:
         loader = torch.utils.data.DataLoader(train_ds, batch_size=args.batch_objects, sampler=sampler,
                                              num_workers=args.workers, persistent_workers=args.workers > 0)
         for e in range(state["phase_epoch"], args.epochs):
+            if out_of_budget():
+                break
             t0 = time.time()
             sampler.set_epoch(e)
             train_ds.set_epoch(e)
@@ -298,36 +318,41 @@ def _train(args, run: Path) -> dict:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
                 correct += int((object_accuracy(logits.detach(), y, cand)[1] == y).sum())
                 seen += len(y)
                 bar.set_postfix(loss=f"{float(loss):.3f}")
             lr = opt.param_groups[0]["lr"]
             sched.step()
-            val_acc = evaluate_objects(model, val_ds, device, args.batch_objects) if val_ds else float("nan")
+            val_loss, val_acc = evaluate_objects(model, val_ds, device, args.batch_objects) if val_ds else (float("nan"),) * 2
             row = {"epoch": state["epoch"] + 1, "phase": "finetune", "phase_epoch": e + 1,
-                   "train_loss": float(np.mean(losses)), "train_acc": correct / max(seen, 1), "val_acc": val_acc,
+                   "train_loss": float(np.mean(losses)), "train_acc": correct / max(seen, 1),
+                   "val_loss": val_loss, "val_acc": val_acc,
                    "lr": lr, "seconds": time.time() - t0}
             finish_epoch("finetune", opt, sched, row)
     if tb is not None:
         tb.close()
-    result = {"run": str(run), "best_val_acc": state["best_val"], "epochs": state["epoch"]}
-    log.info("done: best validation accuracy %.3f; checkpoints in %s", state["best_val"], run)
+    result = {"run": str(run), "best_val_acc": state["best_val"] if state["best_val"] >= 0 else None,
+              "epochs": state["epoch"]}
+    log.info("done: best validation accuracy %s; checkpoints in %s",
+             f"{state['best_val']:.3f}" if state["best_val"] >= 0 else "n/a (no validation split)", run)
     return result
 
 
 @torch.no_grad()
-def evaluate_objects(model: RotationNet, ds: MultiViewDataset, device, batch_objects: int = 8) -> float:
-    """Object accuracy with all views on a dataset (eval mode)."""
+def evaluate_objects(model: RotationNet, ds: MultiViewDataset, device, batch_objects: int = 8) -> tuple[float, float]:
+    """(RotationNet loss, object accuracy with all views) on a dataset, eval mode."""
     model.eval()
-    preds, labels = [], []
+    preds, labels, losses = [], [], []
     for i in range(0, len(ds), batch_objects):
         items = [ds[j] for j in range(i, min(i + batch_objects, len(ds)))]
         x = torch.stack([a for a, _ in items]).to(device).flatten(0, 1).contiguous(memory_format=torch.channels_last)
         y = torch.tensor([b for _, b in items])
-        preds.append(object_accuracy(model(x), y, model.candidates)[1].cpu())
+        logits = model(x)
+        losses.append(float(rotationnet_loss(logits, y.to(device), model.candidates)[0]) * len(y))
+        preds.append(object_accuracy(logits, y, model.candidates)[1].cpu())
         labels.append(y)
-    return float((torch.cat(preds) == torch.cat(labels)).float().mean())
+    return sum(losses) / len(ds), float((torch.cat(preds) == torch.cat(labels)).float().mean())
 
 
 def main(args: argparse.Namespace) -> int:
