@@ -168,7 +168,8 @@ def _timm(name: str, pretrained: bool, weights) -> Backbone:
         _load_local_weights(model, weights)
     model.reset_classifier(0)
     cfg = timm.data.resolve_model_data_config(model)
-    return Backbone(model, model.num_features, {
+    dim = getattr(model, "head_hidden_size", None) or model.num_features  # after the pre-logits head
+    return Backbone(model, int(dim), {
         "input_size": int(cfg["input_size"][-1]), "mean": tuple(cfg["mean"]), "std": tuple(cfg["std"]),
     })
 

@@ -321,7 +321,7 @@ def _train(args, run: Path) -> dict:
                 losses.append(float(loss.detach()))
                 correct += int((object_accuracy(logits.detach(), y, cand)[1] == y).sum())
                 seen += len(y)
-                bar.set_postfix(loss=f"{float(loss):.3f}")
+                bar.set_postfix(loss=f"{losses[-1]:.3f}")
             lr = opt.param_groups[0]["lr"]
             sched.step()
             val_loss, val_acc = evaluate_objects(model, val_ds, device, args.batch_objects) if val_ds else (float("nan"),) * 2
