@@ -8,7 +8,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # keep test workers from fighting over the two cores
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# ../shared/data beside the checkout (CI too); ROTATIONNET_SHARED_DATA overrides
+SHARED_DATA = Path(os.environ.get("ROTATIONNET_SHARED_DATA",
+                                  Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 @pytest.fixture(scope="session")
