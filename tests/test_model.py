@@ -21,7 +21,7 @@ def test_lite0_weights_load_strictly_and_recognise_an_image(synth_layout):
     net.eval()
     # a mug render from the synthetic set should look like a cup/mug to ImageNet weights
     img = Image.open(sorted((synth_layout / "train" / "mug").glob("*_001.png"))[0]).convert("RGB").resize((224, 224))
-    x = torch.from_numpy(np.asarray(img)).permute(2, 0, 1).float().div(255).sub(0.5).div(0.5)[None]
+    x = torch.from_numpy(np.array(img)).permute(2, 0, 1).float().div(255).sub(0.5).div(0.5)[None]
     with torch.no_grad():
         top5 = net(x).topk(5).indices[0].tolist()
     # ImageNet: 504 coffee mug, 968 cup, 849 teapot, 725 pitcher, 899 water jug, 438 beaker, 901 whiskey jug
