@@ -1,4 +1,4 @@
-"""``rotationnet`` command line: ``train``, ``eval``, ``predict``.
+"""``rotationnet`` command line: ``render``, ``sheet``, ``train``, ``eval``, ``predict``.
 
 Subcommand modules are imported only when used, so commands that need no
 torch do not load it.  User errors (bad data, bad checkpoints) print one line
@@ -14,10 +14,13 @@ import sys
 
 from .errors import RotationNetError
 
+# name: (module, argument adder, entry point, help)
 COMMANDS = {
-    "train": ("rotationnet.train", "train RotationNet on a multi-view dataset"),
-    "eval": ("rotationnet.evaluate", "accuracy and pose of a trained run on a dataset split"),
-    "predict": ("rotationnet.cli", "class and pose from 1..V images of one object"),
+    "render": ("render.cli", "add_render_arguments", "render_main", "render a mesh library into a multi-view dataset"),
+    "sheet": ("render.cli", "add_sheet_arguments", "sheet_main", "contact sheets of a rendered dataset"),
+    "train": ("rotationnet.train", "add_arguments", "main", "train RotationNet on a multi-view dataset"),
+    "eval": ("rotationnet.evaluate", "add_arguments", "main", "accuracy and pose of a trained run on a dataset split"),
+    "predict": ("rotationnet.cli", "_predict_arguments", "_predict_main", "class and pose from 1..V images of one object"),
 }
 
 
@@ -59,17 +62,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``only`` just that subcommand's module is imported."""
     parser = argparse.ArgumentParser(prog="rotationnet", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module, help_) in COMMANDS.items():
+    for name, (module, adder, entry, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_)
         if only is not None and name != only:
             continue
-        if name == "predict":
-            _predict_arguments(p)
-            p.set_defaults(func=_predict_main)
-        else:
-            mod = importlib.import_module(module)
-            mod.add_arguments(p)
-            p.set_defaults(func=mod.main)
+        mod = importlib.import_module(module)
+        getattr(mod, adder)(p)
+        p.set_defaults(func=getattr(mod, entry))
     return parser
 
 

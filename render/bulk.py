@@ -1,0 +1,364 @@
+"""Bulk rendering of a mesh library into a RotationNet dataset.
+
+Output::
+
+    OUT/{train,test}/<class>/<object>_<view:03d>.png      colour, rig order
+    OUT/{train,test}/<class>/<object>_<view:03d>_depth.png (with --depth; uint16, see encode_depth)
+    OUT/.records/<split>/<class>/<object>.json            one per finished object
+    OUT/manifest.json                                     rotationnet.manifest schema
+    OUT/render.log                                        readable log
+
+Every image is written atomically; an object's record is written last, so it
+is the commit point: a rerun skips an object when its record exists, names the
+same mesh hash and the same pixel settings, and all its images are there.
+Rendering runs in separate processes (``workers``, one Blender each), so a
+mesh that crashes Blender fails alone and the run goes on with a new worker.
+``shard=(i, n)`` renders every n-th mesh starting at i, for render farms; the
+manifest lists every finished object in OUT rendered with the same settings,
+so shards writing into one folder add up to one dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+import os
+import queue
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rotationnet.errors import DataError
+from rotationnet.fileio import atomic_path, atomic_write_json
+from rotationnet.manifest import Manifest, ObjectEntry
+from rotationnet.views import get_rig
+
+from .meshes import MeshError, MeshJob, file_sha256, find_meshes
+
+__all__ = ["Summary", "render_library", "settings_hash", "render_job"]
+
+log = logging.getLogger("rotationnet.render")
+RECORDS = ".records"
+
+
+def settings_hash(settings) -> str:
+    blob = json.dumps(settings.pixel_settings(), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _record_path(out: Path, job: MeshJob) -> Path:
+    return out / RECORDS / job.split / job.label / f"{job.name}.json"
+
+
+def _view_rel(job: MeshJob, v: int, suffix: str = "") -> str:
+    return f"{job.split}/{job.label}/{job.name}_{v:03d}{suffix}.png"
+
+
+def _is_done(out: Path, job: MeshJob, sha: str, shash: str) -> bool:
+    rp = _record_path(out, job)
+    try:
+        rec = json.loads(rp.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    if rec.get("settings_hash") != shash or rec.get("source", {}).get("sha256") != sha:
+        return False
+    files = rec.get("views", []) + rec.get("depth", [])
+    return bool(files) and all((out / f).is_file() for f in files)
+
+
+def _save_png(path: Path, arr: np.ndarray) -> None:
+    from PIL import Image
+
+    if arr.dtype == np.uint16:
+        img = Image.fromarray(arr)  # 16-bit grayscale
+    elif arr.shape[-1] == 1:
+        img = Image.fromarray(arr[..., 0], "L")
+    elif arr.shape[-1] == 2:
+        img = Image.fromarray(arr, "LA")
+    else:
+        img = Image.fromarray(arr)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="PNG", compress_level=1)
+
+
+def render_job(renderer, job: MeshJob, out: Path, shash: str, sha: str | None = None) -> dict:
+    """Render one mesh into ``out`` and write its record; returns the record.
+
+    Raises:
+        MeshError: unreadable or unusable mesh (names the file).
+    """
+    from .engine import encode_depth
+
+    s = renderer.settings
+    sha = sha or file_sha256(job.path)
+    images, depth, norm = renderer.render_file(job.path)
+    views = []
+    for i, img in enumerate(images):
+        rel = _view_rel(job, i)
+        _save_png(out / rel, img)
+        views.append(rel)
+    depth_files = []
+    if depth is not None:
+        for i, d in enumerate(depth):
+            rel = _view_rel(job, i, "_depth")
+            _save_png(out / rel, encode_depth(d, s.distance))
+            depth_files.append(rel)
+    rec = {
+        "id": job.object_id, "split": job.split, "class": job.label, "views": views,
+        "source": {"path": str(job.path), "sha256": sha},
+        "normalization": norm, "settings_hash": shash,
+    }
+    if depth_files:
+        rec["depth"] = depth_files
+    atomic_write_json(_record_path(out, job), rec)
+    return rec
+
+
+def _worker(wid: int, settings: dict, out: str, jobs, results) -> None:
+    """Worker process: one Blender, jobs from a queue until a None arrives."""
+    # Blender prints a line per engine render and Mesa warns on stderr: keep the
+    # user's terminal for the progress bar and send both to a log file
+    fd = os.open(os.path.join(out, "render-workers.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    from .engine import Renderer, RenderSettings
+
+    s = RenderSettings(**settings)
+    shash = settings_hash(s)
+    try:
+        renderer = Renderer(s)
+    except Exception as e:  # pragma: no cover - environment problem
+        results.put(("fatal", wid, None, f"cannot start Blender: {type(e).__name__}: {e}"))
+        return
+    while True:
+        item = jobs.get()
+        if item is None:
+            break
+        idx, job, sha = item
+        results.put(("start", wid, idx, None))
+        t0 = time.time()
+        try:
+            render_job(renderer, job, Path(out), shash, sha)
+            results.put(("done", wid, idx, time.time() - t0))
+        except MeshError as e:
+            results.put(("failed", wid, idx, str(e)))
+        except Exception as e:
+            results.put(("failed", wid, idx, f"{job.path}: {type(e).__name__}: {e}"))
+    renderer.close()
+    results.put(("exit", wid, None, None))
+
+
+@dataclass
+class Summary:
+    total: int = 0
+    rendered: int = 0
+    skipped: int = 0
+    failed: list = field(default_factory=list)  # (path, reason)
+    seconds: float = 0.0
+    views: int = 0
+    manifest: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["failed"] = [{"path": p, "reason": r} for p, r in self.failed]
+        d["views_per_second"] = self.views / self.seconds if self.seconds > 0 else None
+        return d
+
+
+def _setup_log(out: Path) -> logging.Handler:
+    h = logging.FileHandler(out / "render.log")
+    h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    log.addHandler(h)
+    log.setLevel(logging.INFO)
+    return h
+
+
+def _check_writable(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"0" * 65536)
+        probe.unlink()
+    except OSError as e:
+        raise DataError(f"{out}: cannot write to the output folder: {e}") from None
+
+
+def render_library(source, out, settings, workers: int = 1, shard: tuple[int, int] = (0, 1),
+                   limit: int | None = None, test_fraction: float = 0.2, seed: int = 0,
+                   progress: bool = True) -> Summary:
+    """Render a mesh library (folder or list file) into ``out``.
+
+    Returns a :class:`Summary`; meshes that fail are listed there with their
+    reason and the others are rendered anyway.
+    Raises:
+        DataError: no meshes, unwritable output, bad shard.
+    """
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    i, n = shard
+    if not (n >= 1 and 0 <= i < n):
+        raise DataError(f"bad shard {i}/{n}: use i/n with 0 <= i < n")
+    _check_writable(out)
+    handler = _setup_log(out)
+    t_start = time.time()
+    try:
+        all_jobs = find_meshes(source, test_fraction=test_fraction, seed=seed)
+        jobs = all_jobs[i::n]
+        if limit is not None:
+            jobs = jobs[:limit]
+        shash = settings_hash(settings)
+        rig = get_rig(settings.rig)
+        summary = Summary(total=len(jobs))
+        log.info("render %s → %s: %d meshes (shard %d/%d), rig %s, engine %s, %d px, settings %s",
+                 source, out, len(jobs), i, n, settings.rig, settings.engine, settings.size, shash)
+        pending = []
+        for idx, job in enumerate(jobs):
+            try:
+                sha = file_sha256(job.path)
+            except OSError as e:
+                summary.failed.append((str(job.path), f"cannot read file: {e}"))
+                log.error("failed %s: cannot read file: %s", job.path, e)
+                continue
+            if _is_done(out, job, sha, shash):
+                summary.skipped += 1
+            else:
+                pending.append((idx, job, sha))
+        if summary.skipped:
+            log.info("skipping %d objects already rendered with these settings", summary.skipped)
+        if pending:
+            _run_workers(pending, out, settings, max(1, min(workers, len(pending))), summary, rig.num_views,
+                         tqdm, progress)
+        summary.seconds = time.time() - t_start
+        summary.manifest = str(write_manifest(out, settings, summary))
+        log.info("done in %.1fs: %d rendered, %d skipped, %d failed; %.1f views/s; manifest %s",
+                 summary.seconds, summary.rendered, summary.skipped, len(summary.failed),
+                 summary.views / summary.seconds if summary.seconds else 0.0, summary.manifest)
+        for p, r in summary.failed:
+            log.info("  failed: %s", r if str(p) in r else f"{p}: {r}")
+        return summary
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def _run_workers(pending, out: Path, settings, workers: int, summary: Summary, num_views: int, tqdm, progress):
+    ctx = mp.get_context("spawn")
+    jobs_q, results = ctx.Queue(), ctx.Queue()
+    for item in pending:
+        jobs_q.put(item)
+    for _ in range(workers):
+        jobs_q.put(None)
+    sdict = asdict(settings)
+    procs: dict[int, mp.Process] = {}
+    current: dict[int, int] = {}
+    by_idx = {idx: job for idx, job, _ in pending}
+    next_id = 0
+
+    def spawn():
+        nonlocal next_id
+        p = ctx.Process(target=_worker, args=(next_id, sdict, str(out), jobs_q, results), daemon=True)
+        p.start()
+        procs[next_id] = p
+        next_id += 1
+
+    for _ in range(workers):
+        spawn()
+    finished = 0
+    bar = tqdm(total=len(pending), desc="render", unit="obj", disable=not progress)
+    t0 = time.time()
+    try:
+        while finished < len(pending):
+            try:
+                kind, wid, idx, info = results.get(timeout=1.0)
+            except queue.Empty:
+                for wid, p in list(procs.items()):
+                    if not p.is_alive() and p.exitcode not in (0, None):
+                        del procs[wid]
+                        if wid in current:
+                            job = by_idx[current.pop(wid)]
+                            summary.failed.append((str(job.path), f"{job.path}: renderer process crashed "
+                                                                  f"(exit code {p.exitcode})"))
+                            log.error("failed %s: renderer process crashed (exit code %s)", job.path, p.exitcode)
+                            finished += 1
+                            bar.update(1)
+                        if finished < len(pending):
+                            spawn()  # takes the dead worker's place (and its None)
+                if not procs and finished < len(pending):
+                    raise DataError("all render workers exited early; see render.log")
+                continue
+            if kind == "start":
+                current[wid] = idx
+            elif kind in ("done", "failed"):
+                current.pop(wid, None)
+                finished += 1
+                job = by_idx[idx]
+                if kind == "done":
+                    summary.rendered += 1
+                    summary.views += num_views
+                    log.info("rendered %s (%.2fs)", job.object_id, info)
+                else:
+                    summary.failed.append((str(job.path), info))
+                    log.error("failed %s", info)
+                el = max(time.time() - t0, 1e-9)
+                bar.set_postfix(obj_s=f"{summary.rendered / el:.1f}", views_s=f"{summary.views / el:.0f}",
+                                failed=len(summary.failed))
+                bar.update(1)
+            elif kind == "fatal":
+                raise DataError(info)
+            elif kind == "exit":
+                p = procs.pop(wid, None)
+                if p is not None:
+                    p.join(timeout=5)
+    finally:
+        bar.close()
+        for p in procs.values():
+            p.join(timeout=10)
+            if p.is_alive():
+                p.terminate()
+
+
+def write_manifest(out: Path, settings, summary: Summary | None = None) -> Path:
+    """Collect every record in ``out`` rendered with ``settings`` into
+    ``out/manifest.json`` (atomically)."""
+    import platform
+
+    shash = settings_hash(settings)
+    rig = get_rig(settings.rig)
+    objects = []
+    for rp in sorted((out / RECORDS).rglob("*.json")) if (out / RECORDS).is_dir() else []:
+        try:
+            rec = json.loads(rp.read_text())
+        except (OSError, json.JSONDecodeError):
+            log.warning("ignoring unreadable record %s", rp)
+            continue
+        if rec.get("settings_hash") != shash:
+            continue
+        objects.append(ObjectEntry(id=rec["id"], split=rec["split"], label=rec["class"], views=rec["views"],
+                                   source=rec["source"], normalization=rec["normalization"]))
+    classes = sorted({o.label for o in objects})
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {"python": platform.python_version()}
+    for dist in ("bpy", "trimesh", "numpy", "rotationnet"):
+        try:
+            versions[dist] = version(dist)
+        except PackageNotFoundError:
+            versions[dist] = None
+    info = {
+        "renderer": "rotationnet.render (Blender)", "settings": settings.pixel_settings(),
+        "settings_hash": shash, "versions": versions,
+        "depth_encoding": "uint16 PNG: 0..65534 = linear depth distance-1..distance+1, 65535 = background"
+        if settings.depth else None,
+    }
+    m = Manifest(root=out, rig=rig, classes=classes, objects=objects, info=info)
+    return m.save()

@@ -1,0 +1,75 @@
+"""``rotationnet render`` and ``rotationnet sheet`` (wired into rotationnet.cli)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rotationnet.errors import RotationNetError
+
+
+def add_render_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("meshes", help="mesh library: Class/{train,test}/*.ext, Class/*.ext, or a list file")
+    p.add_argument("out", help="output dataset folder")
+    p.add_argument("--rig", default="ring12", help="ring12, dodeca20, ring:N:ELEV, rings:N:E1,E2,...")
+    p.add_argument("--size", type=int, default=224, help="image size in pixels")
+    p.add_argument("--engine", default="fast", choices=["fast", "workbench", "cycles"])
+    p.add_argument("--background", default="white", choices=["white", "black", "transparent"])
+    p.add_argument("--gray", action="store_true", help="grayscale images")
+    p.add_argument("--depth", action="store_true", help="also write 16-bit depth maps")
+    p.add_argument("--up-axis", default="Z", choices=["Z", "Y"], help="up axis of the source meshes")
+    p.add_argument("--distance", type=float, default=2.5, help="camera distance (unit-sphere radii)")
+    p.add_argument("--supersample", type=int, default=1, help="fast engine: anti-aliasing by k×k supersampling")
+    p.add_argument("--aa", default="8", help="workbench anti-aliasing: OFF, FXAA, 5, 8, 11, 16, 32")
+    p.add_argument("--samples", type=int, default=16, help="cycles samples")
+    p.add_argument("--denoiser", default="none", choices=["none", "oidn", "oidn-fast"], help="cycles denoiser")
+    p.add_argument("--light", type=float, default=2.0, help="cycles headlight strength")
+    p.add_argument("--ambient", type=float, default=0.25, help="cycles ambient (world) strength")
+    p.add_argument("--workers", type=int, default=1, help="render processes (one Blender each)")
+    p.add_argument("--shard", default="0/1", help="i/n: render every n-th mesh starting at i")
+    p.add_argument("--limit", type=int, default=None, help="render at most this many meshes")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="test share for Class/*.ext libraries")
+    p.add_argument("--seed", type=int, default=0, help="seed of that split")
+
+
+def render_main(args: argparse.Namespace) -> int:
+    from .bulk import render_library
+    from .engine import RenderSettings
+
+    try:
+        i, n = (int(x) for x in args.shard.split("/"))
+    except ValueError:
+        raise RotationNetError(f"--shard must look like i/n, got '{args.shard}'") from None
+    try:
+        settings = RenderSettings(
+            rig=args.rig, size=args.size, engine=args.engine, background=args.background,
+            color="gray" if args.gray else "rgb", depth=args.depth, distance=args.distance,
+            up_axis=args.up_axis, supersample=args.supersample, aa=args.aa.upper(), samples=args.samples,
+            denoiser=args.denoiser, light=args.light, ambient=args.ambient)
+    except ValueError as e:
+        raise RotationNetError(str(e)) from None
+    summary = render_library(args.meshes, args.out, settings, workers=args.workers, shard=(i, n),
+                             limit=args.limit, test_fraction=args.test_fraction, seed=args.seed)
+    print(f"rendered {summary.rendered}, skipped {summary.skipped}, failed {len(summary.failed)} "
+          f"of {summary.total} meshes in {summary.seconds:.1f}s ({summary.views / max(summary.seconds, 1e-9):.0f} views/s)")
+    for path, reason in summary.failed:
+        print(f"  failed: {reason}", file=sys.stderr)
+    print(f"manifest: {summary.manifest}")
+    return 0 if summary.ok else 1
+
+
+def add_sheet_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dataset", help="rendered dataset folder (with manifest.json)")
+    p.add_argument("--out", default=None, help="folder for the sheets (default DATASET/sheets)")
+    p.add_argument("--thumb", type=int, default=96)
+    p.add_argument("--max-objects", type=int, default=24, help="objects per class sheet")
+    p.add_argument("--split", default=None)
+
+
+def sheet_main(args: argparse.Namespace) -> int:
+    from .sheet import write_sheets
+
+    paths = write_sheets(args.dataset, args.out, args.thumb, args.max_objects, args.split)
+    print(json.dumps([str(p) for p in paths], indent=2))
+    return 0

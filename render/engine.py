@@ -1,0 +1,467 @@
+"""Rendering one mesh from every camera of a rig with Blender (``bpy``).
+
+Engines:
+
+* ``fast`` (default): Blender's ``gpu`` module draws the mesh into a
+  GPUOffScreen with a headlight Lambert shader (flat face normals, two-sided,
+  MVCNN-like shading) and the pixels go straight to numpy.
+* ``workbench``: Blender's Workbench engine, studio light relative to the
+  camera, anti-aliasing selectable.
+* ``cycles``: path tracing on the CPU (samples, headlight strength, ambient
+  light, denoiser) for images closer to photographs.
+
+All engines share one camera model: the rig's cameras at ``distance`` from the
+origin, looking at it with the rig's up vectors, perspective with a field of
+view of ``2·asin(1/distance)·1.05`` so the whole unit sphere is in frame in
+every view (consistent scale, no clipping).  Depth maps come from the GPU
+path for every engine (same cameras, so they match the colour images).
+
+Import this only in a process that may load Blender; torch is never needed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rotationnet.views import ViewRig, camera_matrices, get_rig
+
+__all__ = ["RenderSettings", "Renderer", "probe_gpu", "ENGINES", "BACKGROUNDS", "encode_depth"]
+
+ENGINES = ("fast", "workbench", "cycles")
+BACKGROUNDS = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), "transparent": None}
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """Everything that determines the pixels (recorded in the manifest; a change
+    makes a resumed run re-render)."""
+
+    rig: str = "ring12"
+    size: int = 224
+    engine: str = "fast"
+    background: str = "white"
+    color: str = "rgb"  # or "gray"
+    depth: bool = False
+    distance: float = 2.5
+    up_axis: str = "Z"
+    object_color: tuple = (0.8, 0.8, 0.8)
+    supersample: int = 1  # fast engine: render at k× size and average down
+    aa: str = "8"  # workbench anti-aliasing: OFF, FXAA, 5, 8, 11, 16, 32
+    samples: int = 16  # cycles
+    denoiser: str = "none"  # cycles: none, oidn, oidn-fast
+    light: float = 2.0  # cycles headlight strength (W/m² of a sun lamp)
+    ambient: float = 0.25  # cycles world light strength
+
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+        if self.background not in BACKGROUNDS:
+            raise ValueError(f"background must be one of {tuple(BACKGROUNDS)}, got {self.background!r}")
+        if self.color not in ("rgb", "gray"):
+            raise ValueError(f"color must be 'rgb' or 'gray', got {self.color!r}")
+        if not 8 <= int(self.size) <= 4096:
+            raise ValueError(f"size must be 8..4096 pixels, got {self.size}")
+        if self.distance <= 1.05:
+            raise ValueError(f"camera distance must exceed the unit sphere (> 1.05), got {self.distance}")
+        if self.up_axis.upper() not in ("Z", "Y"):
+            raise ValueError(f"up_axis must be Z or Y, got {self.up_axis!r}")
+        if self.aa not in ("OFF", "FXAA", "5", "8", "11", "16", "32"):
+            raise ValueError(f"workbench aa must be OFF, FXAA, 5, 8, 11, 16 or 32, got {self.aa!r}")
+        if self.denoiser not in ("none", "oidn", "oidn-fast"):
+            raise ValueError(f"denoiser must be none, oidn or oidn-fast, got {self.denoiser!r}")
+        if not 1 <= self.supersample <= 4 or self.samples < 1:
+            raise ValueError("supersample must be 1..4 and samples >= 1")
+        get_rig(self.rig)  # raises ValueError for an unknown rig
+
+    @property
+    def channels(self) -> int:
+        if self.background == "transparent":
+            return 2 if self.color == "gray" else 4
+        return 1 if self.color == "gray" else 3
+
+    def pixel_settings(self) -> dict:
+        """Only the fields that affect this engine's pixels (for resume checks)."""
+        d = asdict(self)
+        d["object_color"] = list(d["object_color"])
+        unused = {"fast": ("aa", "samples", "denoiser", "light", "ambient"),
+                  "workbench": ("supersample", "samples", "denoiser", "light", "ambient"),
+                  "cycles": ("supersample", "aa")}[self.engine]
+        for k in unused:
+            d.pop(k)
+        return d
+
+    @property
+    def fov(self) -> float:
+        return 2.0 * math.asin(1.0 / self.distance) * 1.05
+
+
+def encode_depth(depth: np.ndarray, distance: float) -> np.ndarray:
+    """Linear depth (distance along the view axis) → uint16: 0..65534 spans
+    [distance − 1, distance + 1] (the unit sphere), 65535 = background."""
+    near, far = distance - 1.0, distance + 1.0
+    out = np.clip((depth - near) / (far - near), 0.0, 1.0) * 65534.0
+    out = np.round(out).astype(np.uint16)
+    out[~np.isfinite(depth)] = 65535
+    return out
+
+
+_PROBE: dict[str, tuple[bool, str]] = {}
+
+_PROBE_CODE = r"""
+import os, sys
+os.environ.setdefault("BLENDER_USER_RESOURCES", sys.argv[1])
+import bpy
+s = bpy.context.scene
+s.render.engine = "BLENDER_WORKBENCH"
+s.render.resolution_x = s.render.resolution_y = 4
+s.render.filepath = os.path.join(sys.argv[1], "probe.png")
+bpy.ops.render.render(write_still=True)
+import gpu
+off = gpu.types.GPUOffScreen(4, 4)
+off.free()
+print("GPU-OK")
+"""
+
+
+def probe_gpu(timeout: float = 120.0) -> tuple[bool, str]:
+    """Can Blender open an OpenGL context here (Mesa EGL)?  Checked once in a
+    subprocess, since a failed Workbench render aborts the whole process.
+    Returns (ok, reason)."""
+    if "gpu" in _PROBE:
+        return _PROBE["gpu"]
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            r = subprocess.run([sys.executable, "-c", _PROBE_CODE, tmp], capture_output=True, text=True,
+                               timeout=timeout)
+            ok = r.returncode == 0 and "GPU-OK" in r.stdout
+            reason = "" if ok else (r.stderr.strip().splitlines() or [f"exit code {r.returncode}"])[-1]
+        except (OSError, subprocess.TimeoutExpired) as e:
+            ok, reason = False, str(e)
+    _PROBE["gpu"] = (ok, reason)
+    return ok, reason
+
+
+def _perspective(fov: float, near: float, far: float) -> np.ndarray:
+    f = 1.0 / math.tan(fov / 2.0)
+    return np.array([[f, 0, 0, 0], [0, f, 0, 0],
+                     [0, 0, (far + near) / (near - far), 2 * far * near / (near - far)],
+                     [0, 0, -1, 0]], dtype=np.float64)
+
+
+class Renderer:
+    """Renders meshes (already normalised into the unit sphere) from every
+    camera of the rig, in rig order, with Blender in this process.
+
+    Example::
+
+        r = Renderer(RenderSettings(rig="ring12", size=224))
+        images, depth = r.render(vertices, faces)   # (V, H, W, C) uint8, (V, H, W) float32 | None
+    """
+
+    def __init__(self, settings: RenderSettings | None = None, rig: ViewRig | None = None):
+        self.settings = settings or RenderSettings()
+        self.rig = rig or get_rig(self.settings.rig)
+        os.environ.setdefault("BLENDER_USER_RESOURCES", str(Path(tempfile.gettempdir()) / "rotationnet-blender"))
+        import bpy  # noqa: F401  (only here: the rest of the package stays Blender-free)
+
+        self._scratch = Path(tempfile.mkdtemp(prefix="rotationnet-render-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
+        self._mats = camera_matrices(self.rig.cameras, self.rig.up)
+        self._gpu = None
+        self._scene_ready = False
+        self._mesh_obj = None
+
+    # -- public ---------------------------------------------------------------
+    def render(self, vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Render one mesh.
+
+        Args:
+            vertices: (n, 3) inside the unit sphere; faces: (m, 3) int.
+        Returns:
+            images (V, S, S, C) uint8 with C = settings.channels, and linear
+            depth (V, S, S) float32 (inf = background) when settings.depth.
+        """
+        s = self.settings
+        v = np.ascontiguousarray(vertices, dtype=np.float32)
+        f = np.ascontiguousarray(faces, dtype=np.int32)
+        if s.engine == "fast" or s.depth:
+            rgba, depth = self._render_gpu(v, f, want_depth=s.depth)
+        if s.engine != "fast":
+            rgba = self._render_engine(v, f)
+        return self._finish(rgba), (depth if s.depth else None)
+
+    def render_file(self, path) -> tuple[np.ndarray, np.ndarray | None, dict]:
+        """Load, normalise and render a mesh file.  Returns (images, depth,
+        normalisation {"center", "scale"}).  Raises MeshError for a bad mesh."""
+        from .meshes import MeshError, load_mesh, normalize
+
+        v, f = load_mesh(path, self.settings.up_axis)
+        try:
+            vn, norm = normalize(v, f)
+        except MeshError as e:
+            raise MeshError(f"{path}: {e}") from None
+        images, depth = self.render(vn, f)
+        return images, depth, norm
+
+    def close(self) -> None:
+        import shutil
+
+        import bpy
+
+        if self._gpu is not None:
+            self._gpu["offscreen"].free()
+            self._gpu = None
+        if self._scene_ready:
+            if self._mesh_obj is not None:
+                me = self._mesh_obj.data
+                bpy.data.objects.remove(self._mesh_obj, do_unlink=True)
+                bpy.data.meshes.remove(me)
+                self._mesh_obj = None
+            for obj in list(self._scene.collection.objects):
+                bpy.data.objects.remove(obj, do_unlink=True)
+            bpy.data.scenes.remove(self._scene)
+            self._scene_ready = False
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- output conversion ------------------------------------------------------
+    def _finish(self, rgba: np.ndarray) -> np.ndarray:
+        """float RGBA (V, S, S, 4) premultiplied-free straight alpha → uint8 per settings."""
+        s = self.settings
+        rgb, alpha = rgba[..., :3], rgba[..., 3:4]
+        bg = BACKGROUNDS[s.background]
+        if bg is not None:
+            rgb = rgb * alpha + np.asarray(bg, np.float32) * (1.0 - alpha)
+        if s.color == "gray":
+            rgb = (rgb @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+        out = rgb if bg is not None else np.concatenate([rgb, alpha], axis=-1)
+        return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
+
+    # -- GPU path -------------------------------------------------------------
+    def _ensure_gpu_context(self) -> None:
+        """One tiny Workbench render creates Blender's GPU context (GPUOffScreen
+        refuses to work in background mode before that); own scene, so the
+        user's scenes are untouched."""
+        import bpy
+
+        scene = bpy.data.scenes.get("rotationnet_gpu_init")
+        if scene is None:
+            scene = bpy.data.scenes.new("rotationnet_gpu_init")
+            cam = bpy.data.objects.new("rotationnet_gpu_init", bpy.data.cameras.new("rotationnet_gpu_init"))
+            scene.collection.objects.link(cam)
+            scene.camera = cam
+        scene.render.engine = "BLENDER_WORKBENCH"
+        scene.render.resolution_x = scene.render.resolution_y = 4
+        scene.render.filepath = str(self._scratch / "init.png")
+        bpy.ops.render.render(write_still=True, scene=scene.name)
+
+    def _gpu_state(self) -> dict:
+        if self._gpu is not None:
+            return self._gpu
+        import gpu
+
+        self._ensure_gpu_context()
+        info = gpu.types.GPUShaderCreateInfo()
+        iface = gpu.types.GPUStageInterfaceInfo("rotationnet_lambert")
+        iface.smooth("FLOAT", "shade")
+        info.vertex_in(0, "VEC3", "pos")
+        info.vertex_in(1, "VEC3", "nrm")
+        info.push_constant("MAT4", "mvp")
+        info.push_constant("VEC3", "eye")
+        info.push_constant("VEC3", "albedo")
+        info.vertex_out(iface)
+        info.fragment_out(0, "VEC4", "fragColor")
+        info.vertex_source(
+            "void main() {"
+            "  gl_Position = mvp * vec4(pos, 1.0);"
+            "  shade = abs(dot(normalize(nrm), normalize(eye - pos)));"
+            "}")
+        # headlight Lambert, two-sided (|n·v|)
+        info.fragment_source(
+            "void main() {"
+            "  vec3 c = albedo * (0.2 + 0.8 * shade);"
+            "  fragColor = vec4(c, 1.0);"
+            "}")
+        shader = gpu.shader.create_from_info(info)
+        k = self.settings.supersample if self.settings.engine == "fast" else 1
+        size = self.settings.size * k
+        off = gpu.types.GPUOffScreen(size, size, format="RGBA8")
+        self._gpu = {"shader": shader, "offscreen": off, "size": size, "k": k,
+                     "buf": gpu.types.Buffer("UBYTE", size * size * 4),
+                     "dbuf": gpu.types.Buffer("FLOAT", size * size)}
+        return self._gpu
+
+    def _render_gpu(self, v: np.ndarray, f: np.ndarray, want_depth: bool):
+        import gpu
+        from gpu_extras.batch import batch_for_shader
+        from mathutils import Matrix
+
+        st = self._gpu_state()
+        s = self.settings
+        shader, off, size, k = st["shader"], st["offscreen"], st["size"], st["k"]
+        tri = v[f]  # (m, 3, 3) triangle soup: flat normals per face
+        n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-20)
+        pos = tri.reshape(-1, 3)
+        nrm = np.repeat(n, 3, axis=0).astype(np.float32)
+        batch = batch_for_shader(shader, "TRIS", {"pos": pos, "nrm": nrm})
+        near, far = max(s.distance - 1.5, 0.01), s.distance + 1.5
+        proj = _perspective(s.fov, near, far)
+        nv = self.rig.num_views
+        rgba = np.empty((nv, s.size, s.size, 4), np.float32)
+        depth = np.empty((nv, s.size, s.size), np.float32) if want_depth else None
+        with off.bind():
+            fb = gpu.state.active_framebuffer_get()
+            gpu.state.depth_test_set("LESS_EQUAL")
+            gpu.state.depth_mask_set(True)
+            gpu.state.face_culling_set("NONE")
+            for i in range(nv):
+                eye = self.rig.cameras[i] * s.distance
+                r = self._mats[i]
+                view = np.eye(4)
+                view[:3, :3] = r.T
+                view[:3, 3] = -r.T @ eye
+                fb.clear(color=(0.0, 0.0, 0.0, 0.0), depth=1.0)
+                shader.bind()
+                shader.uniform_float("mvp", Matrix((proj @ view).tolist()))
+                shader.uniform_float("eye", tuple(eye))
+                shader.uniform_float("albedo", tuple(s.object_color))
+                batch.draw(shader)
+                fb.read_color(0, 0, size, size, 4, 0, "UBYTE", data=st["buf"])
+                img = np.asarray(st["buf"], dtype=np.uint8).reshape(size, size, 4)[::-1].astype(np.float32) / 255.0
+                if k > 1:
+                    img = img.reshape(s.size, k, s.size, k, 4).mean(axis=(1, 3))
+                rgba[i] = img
+                if want_depth:
+                    fb.read_depth(0, 0, size, size, data=st["dbuf"])
+                    zb = np.asarray(st["dbuf"], dtype=np.float32).reshape(size, size)[::-1]
+                    if k > 1:
+                        zb = zb[::k, ::k]
+                    ndc = zb * 2.0 - 1.0
+                    lin = (2.0 * near * far) / (far + near - ndc * (far - near))
+                    lin[zb >= 1.0] = np.inf
+                    depth[i] = lin
+            gpu.state.depth_mask_set(False)
+            gpu.state.depth_test_set("NONE")
+        return rgba, depth
+
+    # -- Workbench / Cycles path ------------------------------------------------
+    def _setup_scene(self) -> None:
+        import bpy
+
+        s = self.settings
+        # a scene of our own: the user's scenes (the add-on) are never touched
+        scene = bpy.data.scenes.new("rotationnet_render")
+        self._scene = scene
+        scene.render.resolution_x = scene.render.resolution_y = s.size
+        scene.render.resolution_percentage = 100
+        scene.render.film_transparent = True
+        scene.render.image_settings.file_format = "PNG"
+        scene.render.image_settings.color_mode = "RGBA"
+        scene.render.image_settings.color_depth = "8"
+        scene.render.image_settings.compression = 0
+        scene.view_settings.view_transform = "Standard"
+        cam_data = bpy.data.cameras.new("rotationnet_camera")
+        cam_data.angle = s.fov
+        cam_data.clip_start = max(s.distance - 1.5, 0.01)
+        cam_data.clip_end = s.distance + 1.5
+        cam = bpy.data.objects.new("rotationnet_camera", cam_data)
+        scene.collection.objects.link(cam)
+        scene.camera = cam
+        mat = bpy.data.materials.new("rotationnet_material")
+        mat.diffuse_color = (*s.object_color, 1.0)
+        if s.engine == "workbench":
+            scene.render.engine = "BLENDER_WORKBENCH"
+            scene.display.render_aa = s.aa
+            shading = scene.display.shading
+            shading.light = "STUDIO"
+            shading.color_type = "SINGLE"
+            shading.single_color = tuple(s.object_color)
+            shading.show_backface_culling = False
+        else:
+            scene.render.engine = "CYCLES"
+            scene.cycles.device = "CPU"
+            scene.cycles.samples = s.samples
+            scene.cycles.use_adaptive_sampling = False
+            scene.cycles.seed = 0
+            scene.cycles.use_denoising = s.denoiser != "none"
+            if s.denoiser != "none":
+                scene.cycles.denoiser = "OPENIMAGEDENOISE"
+                scene.cycles.denoising_prefilter = "FAST" if s.denoiser == "oidn-fast" else "ACCURATE"
+            scene.render.threads_mode = "AUTO"
+            mat.use_nodes = True
+            bsdf = mat.node_tree.nodes.get("Principled BSDF")
+            if bsdf is not None:
+                bsdf.inputs["Base Color"].default_value = (*s.object_color, 1.0)
+                bsdf.inputs["Roughness"].default_value = 0.6
+            world = bpy.data.worlds.new("rotationnet_world")
+            world.use_nodes = True
+            bg = world.node_tree.nodes.get("Background")
+            bg.inputs["Strength"].default_value = s.ambient
+            bg.inputs["Color"].default_value = (1.0, 1.0, 1.0, 1.0)
+            scene.world = world
+            sun = bpy.data.lights.new("rotationnet_headlight", type="SUN")
+            sun.energy = s.light
+            sun.angle = math.radians(10.0)
+            lamp = bpy.data.objects.new("rotationnet_headlight", sun)
+            scene.collection.objects.link(lamp)
+            lamp.parent = cam  # a sun shines along its local -Z: same as the camera looks
+        self._material = mat
+        self._camera = cam
+        self._scene_ready = True
+
+    def _replace_mesh(self, v: np.ndarray, f: np.ndarray) -> None:
+        import bpy
+
+        if self._mesh_obj is not None:
+            old = self._mesh_obj.data
+            bpy.data.objects.remove(self._mesh_obj, do_unlink=True)
+            bpy.data.meshes.remove(old)
+        me = bpy.data.meshes.new("rotationnet_mesh")
+        me.vertices.add(len(v))
+        me.vertices.foreach_set("co", v.reshape(-1))
+        me.loops.add(f.size)
+        me.loops.foreach_set("vertex_index", f.reshape(-1))
+        me.polygons.add(len(f))
+        me.polygons.foreach_set("loop_start", np.arange(0, f.size, 3, dtype=np.int32))
+        me.update(calc_edges=True)
+        me.validate(clean_customdata=False)
+        me.materials.append(self._material)
+        obj = bpy.data.objects.new("rotationnet_mesh", me)
+        self._scene.collection.objects.link(obj)
+        self._mesh_obj = obj
+
+    def _render_engine(self, v: np.ndarray, f: np.ndarray) -> np.ndarray:
+        import bpy
+        from mathutils import Matrix
+        from PIL import Image
+
+        if not self._scene_ready:
+            self._setup_scene()
+        self._replace_mesh(v, f)
+        s = self.settings
+        scene = self._scene
+        out = np.empty((self.rig.num_views, s.size, s.size, 4), np.float32)
+        path = self._scratch / "view.png"
+        scene.render.filepath = str(path)
+        for i in range(self.rig.num_views):
+            m = np.eye(4)
+            m[:3, :3] = self._mats[i]
+            m[:3, 3] = self.rig.cameras[i] * s.distance
+            self._camera.matrix_world = Matrix(m.tolist())
+            bpy.ops.render.render(write_still=True, scene=scene.name)
+            with Image.open(path) as im:
+                out[i] = np.asarray(im.convert("RGBA"), np.float32) / 255.0
+        return out

@@ -1,0 +1,193 @@
+"""Mesh libraries: finding meshes, loading them safely, normalising them.
+
+No Blender here (trimesh + numpy), so the bulk driver can list and check work
+without starting a renderer.
+
+Library layouts (:func:`find_meshes`):
+
+* ModelNet: ``ROOT/<Class>/{train,test}/*.<ext>``;
+* flat: ``ROOT/<Class>/*.<ext>``, split into train/test per class by a seeded
+  shuffle (``test_fraction``);
+* a list file: one mesh per line, ``path[,class[,split]]`` (paths relative to
+  the list file; class defaults to the parent folder's name, split to the
+  seeded split).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rotationnet.errors import DataError
+from rotationnet.manifest import natural_key
+
+__all__ = ["MESH_EXTENSIONS", "MeshError", "MeshJob", "find_meshes", "load_mesh", "normalize", "file_sha256"]
+
+MESH_EXTENSIONS = (".off", ".obj", ".stl", ".ply", ".glb", ".gltf")
+MAX_FACES = 5_000_000
+
+
+class MeshError(DataError):
+    """A mesh that cannot be rendered; the message names the file and the reason."""
+
+
+@dataclass(frozen=True)
+class MeshJob:
+    path: Path
+    label: str
+    split: str
+    name: str  # object name, unique within (split, label)
+
+    @property
+    def object_id(self) -> str:
+        return f"{self.split}/{self.label}/{self.name}"
+
+
+def _is_mesh(p: Path) -> bool:
+    return p.is_file() and p.suffix.lower() in MESH_EXTENSIONS
+
+
+def _seeded_split(paths: list[Path], test_fraction: float, seed: int, label: str) -> dict[Path, str]:
+    order = sorted(paths, key=lambda p: natural_key(p.name))
+    rng = random.Random(f"{seed}:{label}")
+    shuffled = order[:]
+    rng.shuffle(shuffled)
+    n_test = int(round(test_fraction * len(order))) if len(order) > 1 else 0
+    test = set(shuffled[:n_test])
+    return {p: ("test" if p in test else "train") for p in order}
+
+
+def find_meshes(source, test_fraction: float = 0.2, seed: int = 0) -> list[MeshJob]:
+    """List the meshes of a library (see the module docstring), sorted.
+
+    Raises:
+        DataError: missing source, a list-file line naming a missing file, or no
+            meshes at all.
+    """
+    src = Path(source)
+    if not src.exists():
+        raise DataError(f"{src}: no such file or folder")
+    jobs: list[MeshJob] = []
+    if src.is_file():
+        entries = []
+        for n, line in enumerate(src.read_text(encoding="utf-8").splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = [x.strip() for x in line.split(",")]
+            p = (src.parent / parts[0]).resolve() if not Path(parts[0]).is_absolute() else Path(parts[0])
+            if not p.is_file():
+                raise DataError(f"{src}:{n}: mesh file {parts[0]} not found")
+            label = parts[1] if len(parts) > 1 and parts[1] else p.parent.name
+            split = parts[2] if len(parts) > 2 and parts[2] else None
+            entries.append((p, label, split))
+        by_label: dict[str, list[Path]] = {}
+        for p, label, split in entries:
+            if split is None:
+                by_label.setdefault(label, []).append(p)
+        auto = {}
+        for label, paths in by_label.items():
+            auto.update({(p, label): s for p, s in _seeded_split(paths, test_fraction, seed, label).items()})
+        for p, label, split in entries:
+            jobs.append(MeshJob(p, label, split or auto[(p, label)], p.stem))
+    else:
+        for cdir in sorted((p for p in src.iterdir() if p.is_dir()), key=lambda p: p.name):
+            split_dirs = [cdir / s for s in ("train", "test") if (cdir / s).is_dir()]
+            if split_dirs:
+                for sdir in split_dirs:
+                    for p in sorted(filter(_is_mesh, sdir.iterdir()), key=lambda p: natural_key(p.name)):
+                        jobs.append(MeshJob(p, cdir.name, sdir.name, p.stem))
+            else:
+                paths = [p for p in cdir.iterdir() if _is_mesh(p)]
+                for p, split in _seeded_split(paths, test_fraction, seed, cdir.name).items():
+                    jobs.append(MeshJob(p, cdir.name, split, p.stem))
+    if not jobs:
+        raise DataError(f"{src}: no meshes ({', '.join(MESH_EXTENSIONS)}) in <Class>/[train|test/] folders")
+    seen = {}
+    for j in jobs:
+        if j.object_id in seen:
+            raise DataError(f"{j.path}: object name clashes with {seen[j.object_id]} ({j.object_id})")
+        seen[j.object_id] = j.path
+    return sorted(jobs, key=lambda j: (j.split != "train", j.split, j.label, natural_key(j.name)))
+
+
+def file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_mesh(path, up_axis: str = "Z") -> tuple[np.ndarray, np.ndarray]:
+    """Load any supported mesh as one triangle mesh in +Z-up coordinates.
+
+    Scenes (OBJ groups, glTF node trees) are flattened with their transforms.
+    ``up_axis="Y"`` turns a +Y-up source into +Z-up (+90° about X).
+
+    Returns:
+        vertices (n, 3) float64, faces (m, 3) int64.
+    Raises:
+        MeshError: unsupported extension, unreadable or truncated file, no
+            vertices or faces, NaN/inf coordinates, only degenerate faces, or
+            too many faces.
+    """
+    import trimesh
+
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in MESH_EXTENSIONS:
+        raise MeshError(f"{path}: unsupported mesh format '{ext or '(none)'}' (use {', '.join(MESH_EXTENSIONS)})")
+    if up_axis.upper() not in ("Z", "Y"):
+        raise ValueError(f"up_axis must be 'Z' or 'Y', got {up_axis!r}")
+    if not path.is_file():
+        raise MeshError(f"{path}: mesh file not found")
+    if path.stat().st_size == 0:
+        raise MeshError(f"{path}: empty file")
+    try:
+        loaded = trimesh.load(str(path), force="mesh", process=False)
+    except Exception as e:  # trimesh raises many types for broken files
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise MeshError(f"{path}: cannot read mesh: {msg}") from None
+    if isinstance(loaded, list) or not hasattr(loaded, "faces"):
+        raise MeshError(f"{path}: file holds no triangle mesh")
+    v = np.asarray(loaded.vertices, dtype=np.float64)
+    f = np.asarray(loaded.faces, dtype=np.int64)
+    if v.size == 0:
+        raise MeshError(f"{path}: mesh has no vertices")
+    if f.size == 0:
+        raise MeshError(f"{path}: mesh has no faces (a point cloud?)")
+    if f.shape[0] > MAX_FACES:
+        raise MeshError(f"{path}: {f.shape[0]} faces, above the limit of {MAX_FACES}")
+    if f.min() < 0 or f.max() >= len(v):
+        raise MeshError(f"{path}: faces index vertices that do not exist")
+    used = np.unique(f)
+    if not np.all(np.isfinite(v[used])):
+        raise MeshError(f"{path}: vertices with NaN or infinite coordinates")
+    tri = v[f]
+    area2 = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    extent = float(np.ptp(v[used], axis=0).max())
+    if extent == 0 or not np.any(area2 > (extent * 1e-9) ** 2):
+        raise MeshError(f"{path}: all faces are degenerate (zero area)")
+    if up_axis.upper() == "Y":
+        v = np.stack([v[:, 0], -v[:, 2], v[:, 1]], axis=1)
+    return v, f
+
+
+def normalize(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, dict]:
+    """Centre the bounding box of the used vertices at the origin and scale into
+    the unit sphere.  Returns (float32 vertices, {"center", "scale"}) with
+    ``normalized = (v - center) * scale``."""
+    used = vertices[np.unique(faces)]
+    lo, hi = used.min(axis=0), used.max(axis=0)
+    center = (lo + hi) / 2.0
+    radius = float(np.max(np.linalg.norm(used - center, axis=1)))
+    if not np.isfinite(radius) or radius <= 0:
+        raise MeshError("mesh has zero size")
+    scale = 1.0 / radius
+    out = ((vertices - center) * scale).astype(np.float32)
+    return out, {"center": [float(c) for c in center], "scale": scale}
