@@ -14,7 +14,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet $(TORCH_PINS) -e '.[dev]'
+	$(PY) -m pip install --quiet $(TORCH_PINS) -e '.[dev,render]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -118,8 +118,19 @@ def render_job(renderer, job: MeshJob, out: Path, shash: str, sha: str | None = 
     return rec
 
 
+def _drop_blender_script_paths() -> None:
+    """A spawned child inherits the parent's sys.path; if the parent imported
+    bpy, that holds Blender's ``scripts/modules`` whose pure-Python ``bpy``
+    package would shadow the real module.  Drop those entries."""
+    import sys
+
+    sys.path[:] = [p for p in sys.path
+                   if not (os.sep + "bpy" + os.sep in p and os.sep + "scripts" in p)]
+
+
 def _worker(wid: int, settings: dict, out: str, jobs, results) -> None:
     """Worker process: one Blender, jobs from a queue until a None arrives."""
+    _drop_blender_script_paths()
     # Blender prints a line per engine render and Mesa warns on stderr: keep the
     # user's terminal for the progress bar and send both to a log file
     fd = os.open(os.path.join(out, "render-workers.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

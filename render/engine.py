@@ -401,13 +401,15 @@ class Renderer:
                 scene.cycles.denoiser = "OPENIMAGEDENOISE"
                 scene.cycles.denoising_prefilter = "FAST" if s.denoiser == "oidn-fast" else "ACCURATE"
             scene.render.threads_mode = "AUTO"
-            mat.use_nodes = True
+            if mat.node_tree is None:  # Blender < 5 creates materials without nodes
+                mat.use_nodes = True
             bsdf = mat.node_tree.nodes.get("Principled BSDF")
             if bsdf is not None:
                 bsdf.inputs["Base Color"].default_value = (*s.object_color, 1.0)
                 bsdf.inputs["Roughness"].default_value = 0.6
             world = bpy.data.worlds.new("rotationnet_world")
-            world.use_nodes = True
+            if world.node_tree is None:
+                world.use_nodes = True
             bg = world.node_tree.nodes.get("Background")
             bg.inputs["Strength"].default_value = s.ambient
             bg.inputs["Color"].default_value = (1.0, 1.0, 1.0, 1.0)

@@ -157,10 +157,8 @@ def load_mesh(path, up_axis: str = "Z") -> tuple[np.ndarray, np.ndarray]:
         raise MeshError(f"{path}: file holds no triangle mesh")
     v = np.asarray(loaded.vertices, dtype=np.float64)
     f = np.asarray(loaded.faces, dtype=np.int64)
-    if v.size == 0:
-        raise MeshError(f"{path}: mesh has no vertices")
     if f.size == 0:
-        raise MeshError(f"{path}: mesh has no faces (a point cloud?)")
+        raise MeshError(f"{path}: mesh has no faces (not a valid {ext} file, or only points/lines)")
     if f.shape[0] > MAX_FACES:
         raise MeshError(f"{path}: {f.shape[0]} faces, above the limit of {MAX_FACES}")
     if f.min() < 0 or f.max() >= len(v):

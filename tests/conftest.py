@@ -7,6 +7,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # keep test workers from fighting over the two cores
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# `import bpy` writes to ~/.config/blender unless told otherwise
+if "BLENDER_USER_RESOURCES" not in os.environ:
+    import tempfile
+
+    os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="rotationnet-test-blender-")
 
 # ../shared/data beside the checkout (CI too); ROTATIONNET_SHARED_DATA overrides
 SHARED_DATA = Path(os.environ.get("ROTATIONNET_SHARED_DATA",
@@ -33,3 +38,20 @@ def shared(*parts) -> Path:
     if not p.exists():
         pytest.skip(f"shared data not present: {p}")
     return p
+
+
+@pytest.fixture(scope="session")
+def blender():
+    """Skip when bpy is not installed."""
+    return pytest.importorskip("bpy")
+
+
+@pytest.fixture(scope="session")
+def gpu_ok(blender):
+    """Skip when Blender cannot open an OpenGL context here (no Mesa EGL)."""
+    from render.engine import probe_gpu
+
+    ok, reason = probe_gpu()
+    if not ok:
+        pytest.skip(f"no OpenGL for Blender here: {reason}")
+    return True

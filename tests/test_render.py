@@ -1,0 +1,250 @@
+"""Headless rendering with Blender: view order, orientation, framing, determinism,
+depth, bulk runs (resume, bad meshes, workers), contact sheets, real meshes."""
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from rotationnet.manifest import load_dataset
+from rotationnet.views import get_rig
+
+from conftest import shared
+
+pytestmark = pytest.mark.usefixtures("blender")
+
+
+def _renderer(**kw):
+    from render.engine import Renderer, RenderSettings
+
+    return Renderer(RenderSettings(**kw))
+
+
+def _marked_mesh(direction, body=0.55):
+    """A sphere with a small cube just inside the unit sphere towards ``direction``."""
+    s = trimesh.creation.icosphere(subdivisions=2, radius=body)
+    m = trimesh.creation.box(extents=[0.12] * 3)
+    m.apply_translation(np.asarray(direction) * 0.9)
+    anti = trimesh.creation.box(extents=[0.02] * 3)  # keeps the bounding box centred
+    anti.apply_translation(-np.asarray(direction) * 0.9)
+    mesh = trimesh.util.concatenate([s, m, anti])
+    return mesh.vertices, mesh.faces
+
+
+@pytest.mark.parametrize("spec,target", [("ring12", 7), ("dodeca20", 13)])
+def test_marker_is_nearest_in_exactly_the_predicted_view(gpu_ok, spec, target):
+    from render.meshes import normalize
+
+    rig = get_rig(spec)
+    v, f = _marked_mesh(rig.cameras[target])
+    vn, _ = normalize(v, f)
+    with _renderer(rig=spec, size=64, depth=True) as r:
+        images, depth = r.render(vn, f)
+    assert images.shape == (rig.num_views, 64, 64, 3) and depth.shape == (rig.num_views, 64, 64)
+    nearest = depth.reshape(rig.num_views, -1).min(axis=1)
+    assert int(np.argmin(nearest)) == target
+    # the marker sits on the optical axis of its camera: nearest pixel at the centre
+    iy, ix = np.unravel_index(np.argmin(depth[target]), depth[target].shape)
+    assert abs(iy - 31.5) <= 4 and abs(ix - 31.5) <= 4
+    # and its depth is the camera distance minus the marker's radius
+    assert nearest[target] == pytest.approx(2.5 - 0.96, abs=0.06)
+
+
+def _handed_mesh():
+    box = trimesh.creation.box(extents=[0.6, 0.6, 0.6])
+    side = trimesh.creation.box(extents=[0.3, 0.3, 0.3])
+    side.apply_translation([0, 0.6, 0])  # +Y
+    top = trimesh.creation.box(extents=[0.1, 0.1, 0.4])
+    top.apply_translation([0, 0, 0.5])  # +Z
+    m = trimesh.util.concatenate([box, side, top])
+    return m.vertices - m.bounding_box.centroid, m.faces
+
+
+def _mass_center(img, bg=255):
+    mask = np.any(img < bg - 10, axis=-1)
+    ys, xs = np.nonzero(mask)
+    return xs.mean(), ys.mean(), mask
+
+
+@pytest.mark.parametrize("engine", ["fast", "workbench", "cycles"])
+def test_orientation_is_not_mirrored_in_any_engine(engine, request):
+    if engine != "cycles":
+        request.getfixturevalue("gpu_ok")
+    from render.meshes import normalize
+
+    v, f = _handed_mesh()
+    vn, _ = normalize(v, f)
+    with _renderer(rig="ring:4:0", size=64, engine=engine, samples=4) as r:
+        images, _ = r.render(vn, f)
+    # camera 0 at +X looks at -X with +Z up: +Y (the small side block) is on
+    # the image's right, so the silhouette's mass lies left of its box centre
+    def lean(img):
+        x, _, mask = _mass_center(img)
+        cols = np.nonzero(mask.any(axis=0))[0]
+        return x - (cols[0] + cols[-1]) / 2
+
+    assert lean(images[0]) < -2 and lean(images[2]) > 2
+    # +Z is up: the top rows hold the thin top marker only
+    _, _, mask = _mass_center(images[1])
+    rows = np.nonzero(mask.any(axis=1))[0]
+    top_width = mask[rows[0] + 1].sum()
+    bottom_width = mask[rows[-1] - 1].sum()
+    assert top_width < bottom_width
+
+
+def test_framing_keeps_the_unit_sphere_in_every_view(gpu_ok):
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=1.0)
+    for spec in ("ring12", "dodeca20"):
+        with _renderer(rig=spec, size=96) as r:
+            images, _ = r.render(sphere.vertices, sphere.faces)
+        border = np.concatenate([images[:, 0], images[:, -1], images[:, :, 0], images[:, :, -1]], axis=1)
+        assert border.min() >= 250, "object touches the frame border"
+        widths = [(_mass_center(im)[2].any(axis=0)).sum() for im in images]
+        assert min(widths) > 0.8 * 96  # and it fills most of the frame
+
+
+def test_rendering_is_deterministic_and_options_apply(gpu_ok):
+    v, f = _handed_mesh()
+    with _renderer(rig="ring12", size=48) as r:
+        a, _ = r.render(v, f)
+        b, _ = r.render(v, f)
+    assert np.array_equal(a, b)
+    with _renderer(rig="ring12", size=48, background="transparent") as r:
+        t, _ = r.render(v, f)
+    assert t.shape[-1] == 4 and t[:, 0, 0, 3].max() == 0 and t[..., 3].max() == 255
+    with _renderer(rig="ring12", size=48, color="gray", background="black") as r:
+        g, _ = r.render(v, f)
+    assert g.shape[-1] == 1 and g[:, 0, 0, 0].max() == 0
+    with _renderer(rig="ring12", size=48, engine="workbench", aa="OFF") as r:
+        w1, _ = r.render(v, f)
+        w2, _ = r.render(v, f)
+    assert np.array_equal(w1, w2)
+
+
+# ---------------------------------------------------------------- bulk ----
+
+def _library(root, n_per_class=2):
+    root.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for cls, make in (("box", lambda: trimesh.creation.box(extents=rng.uniform(0.3, 1.0, 3))),
+                      ("cone", lambda: trimesh.creation.cone(radius=rng.uniform(0.2, 0.5), height=1.0))):
+        for split in ("train", "test"):
+            d = root / cls / split
+            d.mkdir(parents=True)
+            for i in range(n_per_class):
+                make().export(d / f"{cls}_{i}.{'off' if i % 2 else 'ply'}")
+    return root
+
+
+def _bad_meshes(d):
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "empty.obj").write_bytes(b"")
+    (d / "garbage.stl").write_bytes(bytes(range(256)) * 3)
+    (d / "points.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\n")
+    (d / "nan.obj").write_text("v 0 0 0\nv nan 0 0\nv 0 1 0\nf 1 2 3\n")
+    (d / "flat.obj").write_text("v 0 0 0\nv 1 0 0\nv 2 0 0\nf 1 2 3\n")
+    (d / "truncated.ply").write_bytes(trimesh.creation.box().export(file_type="ply")[:200])
+
+
+def test_bulk_render_resume_and_bad_meshes(gpu_ok, tmp_path, capsys):
+    from rotationnet import cli
+
+    lib = _library(tmp_path / "lib")
+    _bad_meshes(lib / "bad" / "train")
+    out = tmp_path / "out"
+    code = cli.main(["render", str(lib), str(out), "--size", "32", "--workers", "2"])
+    assert code == 1  # some meshes failed
+    captured = capsys.readouterr()
+    for name, reason in (("empty.obj", "empty file"), ("points.obj", "no faces"), ("nan.obj", "NaN"),
+                         ("flat.obj", "degenerate"), ("garbage.stl", ""), ("truncated.ply", "")):
+        line = next((ln for ln in captured.err.splitlines() if name in ln), None)
+        assert line is not None and reason in line, (name, captured.err)
+    m = load_dataset(out)
+    assert m.classes == ["box", "cone"] and len(m.objects) == 8
+    assert all((out / p).is_file() for o in m.objects for p in o.views)
+    assert m.objects[0].source["sha256"] and m.objects[0].normalization["scale"] > 0
+    assert m.info["settings"]["size"] == 32 and m.info["versions"]["bpy"] == "5.0.1"
+    assert "failed" in (out / "render.log").read_text()
+    first = {p: (out / p).read_bytes() for o in m.objects for p in o.views}
+    # rerun: nothing to do for good meshes
+    shutil.rmtree(lib / "bad")
+    assert cli.main(["render", str(lib), str(out), "--size", "32"]) == 0
+    assert "rendered 0, skipped 8" in capsys.readouterr().out
+    # a changed mesh is rendered again, the others are not
+    trimesh.creation.icosphere().export(lib / "box" / "train" / "box_0.ply")
+    assert cli.main(["render", str(lib), str(out), "--size", "32"]) == 0
+    assert "rendered 1, skipped 7" in capsys.readouterr().out
+    changed = [p for p in first if (out / p).read_bytes() != first[p]]
+    assert changed and all("box_0_" in p for p in changed)
+    assert not list(out.rglob("*.tmp*"))
+
+
+def test_shards_add_up_and_limit(gpu_ok, tmp_path, capsys):
+    from rotationnet import cli
+
+    lib = _library(tmp_path / "lib")
+    out = tmp_path / "out"
+    for i in range(3):
+        assert cli.main(["render", str(lib), str(out), "--size", "24", "--shard", f"{i}/3"]) == 0
+    assert len(load_dataset(out).objects) == 8
+    assert cli.main(["render", str(lib), str(tmp_path / "few"), "--size", "24", "--limit", "3"]) == 0
+    assert len(load_dataset(tmp_path / "few").objects) == 3
+    assert cli.main(["render", str(lib), str(tmp_path / "x"), "--shard", "3/3"]) == 2
+
+
+def test_flat_library_list_file_and_y_up(gpu_ok, tmp_path):
+    from render.bulk import render_library
+    from render.engine import RenderSettings
+
+    flat = tmp_path / "flat" / "widget"
+    flat.mkdir(parents=True)
+    for i in range(5):
+        trimesh.creation.box(extents=[0.2 + 0.1 * i, 0.5, 0.5]).export(flat / f"w{i}.stl")
+    s = RenderSettings(rig="ring:4:0", size=32)
+    summary = render_library(tmp_path / "flat", tmp_path / "o1", s, test_fraction=0.4, progress=False)
+    assert summary.rendered == 5 and summary.ok
+    assert sorted(o.split for o in load_dataset(tmp_path / "o1").objects) == ["test", "test", "train", "train", "train"]
+    # a Y-up OBJ listed in a list file: its +Y marker must end up on top (+Z)
+    side = trimesh.creation.box(extents=[0.6, 0.6, 0.6])
+    mark = trimesh.creation.box(extents=[0.1, 0.1, 0.5])
+    mark.apply_translation([0, 0.5, 0])
+    trimesh.util.concatenate([side, mark]).export(tmp_path / "yup.obj")
+    (tmp_path / "list.txt").write_text("yup.obj,thing,train\n")
+    sy = RenderSettings(rig="ring:4:0", size=48, up_axis="Y")
+    assert render_library(tmp_path / "list.txt", tmp_path / "o2", sy, progress=False).ok
+    img = np.asarray(Image.open(tmp_path / "o2" / "train" / "thing" / "yup_000.png"))
+    mask = np.any(img < 245, axis=-1)
+    rows = np.nonzero(mask.any(axis=1))[0]
+    assert mask[rows[0] + 1].sum() < mask[rows[-1] - 1].sum()  # thin marker on top
+
+
+def test_contact_sheet(gpu_ok, tmp_path):
+    from rotationnet import cli
+
+    lib = _library(tmp_path / "lib", 1)
+    out = tmp_path / "out"
+    assert cli.main(["render", str(lib), str(out), "--size", "32"]) == 0
+    assert cli.main(["sheet", str(out), "--thumb", "40"]) == 0
+    sheet = Image.open(out / "sheets" / "cone.png")
+    assert sheet.size == (160 + 12 * 40, 18 + 2 * 40)
+
+
+def test_real_meshes_render_cleanly(gpu_ok, tmp_path):
+    """PSB and ModelNet meshes: every view shows the object and none is clipped."""
+    from render.engine import Renderer, RenderSettings
+    from render.meshes import find_meshes
+
+    psb = find_meshes(shared("meshes", "psb24"))
+    picks = [j for j in psb if j.label in ("Car", "Quadruped", "Sword", "Door")][::5]
+    picks += find_meshes(shared("modelnet-mini", "ModelNet40"))
+    with Renderer(RenderSettings(rig="dodeca20", size=64)) as r:
+        for job in picks:
+            images, _, norm = r.render_file(job.path)
+            border = np.concatenate([images[:, 0], images[:, -1], images[:, :, 0], images[:, :, -1]], axis=1)
+            assert border.min() >= 250, job.path
+            assert all((im < 240).any() for im in images), job.path
+            assert norm["scale"] > 0
