@@ -34,7 +34,7 @@ import numpy as np
 
 from rotationnet.errors import DataError
 from rotationnet.fileio import atomic_path, atomic_write_json
-from rotationnet.manifest import Manifest, ObjectEntry
+from rotationnet.manifest import Manifest, ObjectEntry, natural_key
 from rotationnet.views import get_rig
 
 from .meshes import MeshError, MeshJob, file_sha256, find_meshes

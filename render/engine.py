@@ -36,6 +36,7 @@ from rotationnet.views import ViewRig, camera_matrices, get_rig
 __all__ = ["RenderSettings", "Renderer", "probe_gpu", "ENGINES", "BACKGROUNDS", "encode_depth"]
 
 ENGINES = ("fast", "workbench", "cycles")
+_CHUNK = 64  # views per instanced draw (uniform buffer of 64 matrices + eyes)
 BACKGROUNDS = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), "transparent": None}
 
 
@@ -191,11 +192,13 @@ class Renderer:
         s = self.settings
         v = np.ascontiguousarray(vertices, dtype=np.float32)
         f = np.ascontiguousarray(faces, dtype=np.int32)
+        depth = None
         if s.engine == "fast" or s.depth:
             rgba, depth = self._render_gpu(v, f, want_depth=s.depth)
         if s.engine != "fast":
             rgba = self._render_engine(v, f)
-        return self._finish(rgba), (depth if s.depth else None)
+            rgba = self._composite(rgba)
+        return self._to_channels(rgba), depth
 
     def render_file(self, path) -> tuple[np.ndarray, np.ndarray | None, dict]:
         """Load, normalise and render a mesh file.  Returns (images, depth,
@@ -237,17 +240,26 @@ class Renderer:
         self.close()
 
     # -- output conversion ------------------------------------------------------
-    def _finish(self, rgba: np.ndarray) -> np.ndarray:
-        """float RGBA (V, S, S, 4) premultiplied-free straight alpha → uint8 per settings."""
-        s = self.settings
-        rgb, alpha = rgba[..., :3], rgba[..., 3:4]
-        bg = BACKGROUNDS[s.background]
-        if bg is not None:
-            rgb = rgb * alpha + np.asarray(bg, np.float32) * (1.0 - alpha)
-        if s.color == "gray":
-            rgb = (rgb @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
-        out = rgb if bg is not None else np.concatenate([rgb, alpha], axis=-1)
-        return np.clip(np.round(out * 255.0), 0, 255).astype(np.uint8)
+    def _composite(self, rgba: np.ndarray) -> np.ndarray:
+        """Straight-alpha uint8 RGBA from an engine → RGB blended onto the
+        background (unchanged for a transparent background)."""
+        bg = BACKGROUNDS[self.settings.background]
+        if bg is None:
+            return rgba
+        a = rgba[..., 3:4].astype(np.float32) / 255.0
+        out = rgba[..., :3] * a + np.asarray(bg, np.float32) * 255.0 * (1.0 - a)
+        return np.round(out).astype(np.uint8)
+
+    def _to_channels(self, img: np.ndarray) -> np.ndarray:
+        """RGB or RGBA uint8 → the settings' channels (gray: luminance)."""
+        if self.settings.color == "gray":
+            rgb = img[..., :3]
+            if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]):
+                lum = rgb[..., :1]
+            else:
+                lum = np.round(rgb @ np.array([0.299, 0.587, 0.114], np.float32))[..., None].astype(np.uint8)
+            img = np.concatenate([lum, img[..., 3:]], axis=-1)
+        return np.ascontiguousarray(img)
 
     # -- GPU path -------------------------------------------------------------
     def _ensure_gpu_context(self) -> None:
@@ -268,94 +280,139 @@ class Renderer:
         bpy.ops.render.render(write_still=True, scene=scene.name)
 
     def _gpu_state(self) -> dict:
+        """Shader and an atlas offscreen holding all V views side by side, so a
+        mesh costs one clear and one read-back (llvmpipe rasterises at read)."""
         if self._gpu is not None:
             return self._gpu
         import gpu
 
         self._ensure_gpu_context()
         info = gpu.types.GPUShaderCreateInfo()
+        info.typedef_source(f"struct RnViews {{ mat4 mvp[{_CHUNK}]; vec4 eye[{_CHUNK}]; }};")
+        info.uniform_buf(0, "RnViews", "rnviews")
         iface = gpu.types.GPUStageInterfaceInfo("rotationnet_lambert")
-        iface.smooth("FLOAT", "shade")
+        iface.smooth("VEC3", "wpos")
+        iface.flat("VEC3", "weye")
         info.vertex_in(0, "VEC3", "pos")
-        info.vertex_in(1, "VEC3", "nrm")
-        info.push_constant("MAT4", "mvp")
-        info.push_constant("VEC3", "eye")
+        info.push_constant("INT", "cols")
+        info.push_constant("INT", "rows")
+        info.push_constant("INT", "base")
         info.push_constant("VEC3", "albedo")
         info.vertex_out(iface)
         info.fragment_out(0, "VEC4", "fragColor")
+        # one instance per view: project with the view's camera, then squeeze
+        # clip space into the view's tile of the atlas (the unit sphere never
+        # leaves its frame, so nothing spills into a neighbouring tile)
         info.vertex_source(
             "void main() {"
-            "  gl_Position = mvp * vec4(pos, 1.0);"
-            "  shade = abs(dot(normalize(nrm), normalize(eye - pos)));"
+            "  int id = gl_InstanceID;"
+            "  vec4 p = rnviews.mvp[id] * vec4(pos, 1.0);"
+            "  int tile = base + id;"
+            "  vec2 sc = vec2(1.0 / float(cols), 1.0 / float(rows));"
+            "  vec2 off = vec2(-1.0 + (2.0 * float(tile % cols) + 1.0) * sc.x,"
+            "                  1.0 - (2.0 * float(tile / cols) + 1.0) * sc.y);"
+            "  p.xy = p.xy * sc + off * p.w;"
+            "  gl_Position = p;"
+            "  wpos = pos;"
+            "  weye = rnviews.eye[id].xyz;"
             "}")
-        # headlight Lambert, two-sided (|n·v|)
+        # headlight Lambert, two-sided (|n·v|), flat: the face normal comes from
+        # screen-space derivatives, so vertices are shared (indexed drawing)
         info.fragment_source(
             "void main() {"
-            "  vec3 c = albedo * (0.2 + 0.8 * shade);"
-            "  fragColor = vec4(c, 1.0);"
+            "  vec3 n = normalize(cross(dFdx(wpos), dFdy(wpos)));"
+            "  float shade = abs(dot(n, normalize(weye - wpos)));"
+            "  fragColor = vec4(albedo * (0.2 + 0.8 * shade), 1.0);"
             "}")
         shader = gpu.shader.create_from_info(info)
-        k = self.settings.supersample if self.settings.engine == "fast" else 1
-        size = self.settings.size * k
-        off = gpu.types.GPUOffScreen(size, size, format="RGBA8")
-        self._gpu = {"shader": shader, "offscreen": off, "size": size, "k": k,
-                     "buf": gpu.types.Buffer("UBYTE", size * size * 4),
-                     "dbuf": gpu.types.Buffer("FLOAT", size * size)}
+        s = self.settings
+        k = s.supersample if s.engine == "fast" else 1
+        tile = s.size * k
+        nv = self.rig.num_views
+        cols = math.ceil(math.sqrt(nv))
+        rows = math.ceil(nv / cols)
+        w, h = cols * tile, rows * tile
+        off = gpu.types.GPUOffScreen(w, h, format="RGBA8")
+        near, far = max(s.distance - 1.5, 0.01), s.distance + 1.5
+        proj = _perspective(s.fov, near, far)
+        ubos = []
+        for start in range(0, nv, _CHUNK):
+            mvp = np.zeros((_CHUNK, 4, 4))
+            eye = np.zeros((_CHUNK, 4))
+            for j, i in enumerate(range(start, min(start + _CHUNK, nv))):
+                e = self.rig.cameras[i] * s.distance
+                r = self._mats[i]
+                view = np.eye(4)
+                view[:3, :3] = r.T
+                view[:3, 3] = -r.T @ e
+                mvp[j] = proj @ view
+                eye[j, :3] = e
+            # std140: column-major matrices, then vec4s
+            data = np.concatenate([mvp.transpose(0, 2, 1).reshape(-1), eye.reshape(-1)]).astype(np.float32)
+            ubos.append((start, min(_CHUNK, nv - start), gpu.types.GPUUniformBuf(gpu.types.Buffer("FLOAT", data.size, data.tolist()))))
+        self._gpu = {"shader": shader, "offscreen": off, "tile": tile, "k": k, "cols": cols, "rows": rows,
+                     "w": w, "h": h, "buf": gpu.types.Buffer("UBYTE", w * h * 4),
+                     "dbuf": gpu.types.Buffer("FLOAT", w * h), "ubos": ubos, "near": near, "far": far}
         return self._gpu
+
+    def _tiles(self, atlas: np.ndarray) -> np.ndarray:
+        """(rows·T, cols·T, ...) bottom-up atlas → (V, T, T, ...) top-down tiles."""
+        st = self._gpu
+        t, cols, rows = st["tile"], st["cols"], st["rows"]
+        a = atlas[::-1]  # OpenGL rows start at the bottom
+        a = a.reshape(rows, t, cols, t, *a.shape[2:]).swapaxes(1, 2).reshape(rows * cols, t, t, *a.shape[2:])
+        return a[: self.rig.num_views]
 
     def _render_gpu(self, v: np.ndarray, f: np.ndarray, want_depth: bool):
         import gpu
         from gpu_extras.batch import batch_for_shader
-        from mathutils import Matrix
 
         st = self._gpu_state()
         s = self.settings
-        shader, off, size, k = st["shader"], st["offscreen"], st["size"], st["k"]
-        tri = v[f]  # (m, 3, 3) triangle soup: flat normals per face
-        n = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-        n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-20)
-        pos = tri.reshape(-1, 3)
-        nrm = np.repeat(n, 3, axis=0).astype(np.float32)
-        batch = batch_for_shader(shader, "TRIS", {"pos": pos, "nrm": nrm})
-        near, far = max(s.distance - 1.5, 0.01), s.distance + 1.5
-        proj = _perspective(s.fov, near, far)
+        shader, off, t, k = st["shader"], st["offscreen"], st["tile"], st["k"]
+        batch = batch_for_shader(shader, "TRIS", {"pos": v}, indices=f)
+        near, far = st["near"], st["far"]
         nv = self.rig.num_views
-        rgba = np.empty((nv, s.size, s.size, 4), np.float32)
-        depth = np.empty((nv, s.size, s.size), np.float32) if want_depth else None
+        bg = BACKGROUNDS[s.background]
         with off.bind():
             fb = gpu.state.active_framebuffer_get()
+            # clearing to the background colour composites for free (binary coverage)
+            fb.clear(color=(*(bg if bg is not None else (0.0, 0.0, 0.0)), 0.0), depth=1.0)
             gpu.state.depth_test_set("LESS_EQUAL")
             gpu.state.depth_mask_set(True)
             gpu.state.face_culling_set("NONE")
-            for i in range(nv):
-                eye = self.rig.cameras[i] * s.distance
-                r = self._mats[i]
-                view = np.eye(4)
-                view[:3, :3] = r.T
-                view[:3, 3] = -r.T @ eye
-                fb.clear(color=(0.0, 0.0, 0.0, 0.0), depth=1.0)
-                shader.bind()
-                shader.uniform_float("mvp", Matrix((proj @ view).tolist()))
-                shader.uniform_float("eye", tuple(eye))
-                shader.uniform_float("albedo", tuple(s.object_color))
-                batch.draw(shader)
-                fb.read_color(0, 0, size, size, 4, 0, "UBYTE", data=st["buf"])
-                img = np.asarray(st["buf"], dtype=np.uint8).reshape(size, size, 4)[::-1].astype(np.float32) / 255.0
+            gpu.state.viewport_set(0, 0, st["w"], st["h"])
+            shader.bind()
+            shader.uniform_float("albedo", tuple(s.object_color))
+            shader.uniform_int("cols", st["cols"])
+            shader.uniform_int("rows", st["rows"])
+            for start, count, ubo in st["ubos"]:
+                shader.uniform_int("base", start)
+                shader.uniform_block("rnviews", ubo)
+                batch.draw_instanced(shader, instance_start=0, instance_count=count)
+            ch = 4 if bg is None else 3  # opaque background: alpha is not needed
+            fb.read_color(0, 0, st["w"], st["h"], ch, 0, "UBYTE", data=st["buf"])
+            depth = None
+            if want_depth:
+                fb.read_depth(0, 0, st["w"], st["h"], data=st["dbuf"])
+                zb = self._tiles(np.asarray(st["dbuf"], dtype=np.float32).reshape(st["h"], st["w"]))
                 if k > 1:
-                    img = img.reshape(s.size, k, s.size, k, 4).mean(axis=(1, 3))
-                rgba[i] = img
-                if want_depth:
-                    fb.read_depth(0, 0, size, size, data=st["dbuf"])
-                    zb = np.asarray(st["dbuf"], dtype=np.float32).reshape(size, size)[::-1]
-                    if k > 1:
-                        zb = zb[::k, ::k]
-                    ndc = zb * 2.0 - 1.0
-                    lin = (2.0 * near * far) / (far + near - ndc * (far - near))
-                    lin[zb >= 1.0] = np.inf
-                    depth[i] = lin
+                    zb = zb[:, ::k, ::k]
+                ndc = zb * 2.0 - 1.0
+                depth = (2.0 * near * far) / (far + near - ndc * (far - near))
+                depth[zb >= 1.0] = np.inf
+                depth = depth.astype(np.float32)
             gpu.state.depth_mask_set(False)
             gpu.state.depth_test_set("NONE")
+        flat = np.asarray(st["buf"], dtype=np.uint8)[: st["h"] * st["w"] * ch]
+        rgba = self._tiles(flat.reshape(st["h"], st["w"], ch))
+        if k > 1:
+            m = rgba.reshape(nv, s.size, k, s.size, k, ch).mean(axis=(2, 4))
+            if bg is None:  # the average is premultiplied by coverage: undo that
+                m[..., :3] *= 255.0 / np.maximum(m[..., 3:], 1e-6)
+            rgba = np.clip(np.round(m), 0, 255).astype(np.uint8)
         return rgba, depth
+
 
     # -- Workbench / Cycles path ------------------------------------------------
     def _setup_scene(self) -> None:
@@ -455,7 +512,7 @@ class Renderer:
         self._replace_mesh(v, f)
         s = self.settings
         scene = self._scene
-        out = np.empty((self.rig.num_views, s.size, s.size, 4), np.float32)
+        out = np.empty((self.rig.num_views, s.size, s.size, 4), np.uint8)
         path = self._scratch / "view.png"
         scene.render.filepath = str(path)
         for i in range(self.rig.num_views):
@@ -465,5 +522,5 @@ class Renderer:
             self._camera.matrix_world = Matrix(m.tolist())
             bpy.ops.render.render(write_still=True, scene=scene.name)
             with Image.open(path) as im:
-                out[i] = np.asarray(im.convert("RGBA"), np.float32) / 255.0
+                out[i] = np.asarray(im.convert("RGBA"))
         return out

@@ -163,7 +163,8 @@ def load_mesh(path, up_axis: str = "Z") -> tuple[np.ndarray, np.ndarray]:
         raise MeshError(f"{path}: {f.shape[0]} faces, above the limit of {MAX_FACES}")
     if f.min() < 0 or f.max() >= len(v):
         raise MeshError(f"{path}: faces index vertices that do not exist")
-    used = np.unique(f)
+    used = np.zeros(len(v), dtype=bool)
+    used[f.ravel()] = True
     if not np.all(np.isfinite(v[used])):
         raise MeshError(f"{path}: vertices with NaN or infinite coordinates")
     tri = v[f]
@@ -180,7 +181,9 @@ def normalize(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, dict
     """Centre the bounding box of the used vertices at the origin and scale into
     the unit sphere.  Returns (float32 vertices, {"center", "scale"}) with
     ``normalized = (v - center) * scale``."""
-    used = vertices[np.unique(faces)]
+    mask = np.zeros(len(vertices), dtype=bool)
+    mask[faces.ravel()] = True
+    used = vertices[mask]
     lo, hi = used.min(axis=0), used.max(axis=0)
     center = (lo + hi) / 2.0
     radius = float(np.max(np.linalg.norm(used - center, axis=1)))

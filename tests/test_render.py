@@ -222,6 +222,25 @@ def test_flat_library_list_file_and_y_up(gpu_ok, tmp_path):
     assert mask[rows[0] + 1].sum() < mask[rows[-1] - 1].sum()  # thin marker on top
 
 
+def test_gltf_scene_is_flattened(gpu_ok, tmp_path):
+    """A GLB with two nodes (one moved by its node transform) renders as one mesh."""
+    from render.meshes import load_mesh
+
+    scene = trimesh.Scene()
+    scene.add_geometry(trimesh.creation.box(extents=[0.5, 0.5, 0.5]), node_name="a")
+    far = np.eye(4)
+    far[:3, 3] = [2.0, 0, 0]
+    scene.add_geometry(trimesh.creation.box(extents=[0.5, 0.5, 0.5]), node_name="b", transform=far)
+    path = tmp_path / "two.glb"
+    scene.export(path)
+    v, f = load_mesh(path)
+    assert len(f) == 24 and np.ptp(v[:, 0]) == pytest.approx(2.5)
+    with _renderer(rig="ring:4:0", size=48) as r:
+        images, _, norm = r.render_file(path)
+    widths = [np.any(im < 245, axis=-1).any(axis=0).sum() for im in images]
+    assert widths[1] > 2 * widths[0]  # seen from +Y the two boxes lie side by side
+
+
 def test_contact_sheet(gpu_ok, tmp_path):
     from rotationnet import cli
 
