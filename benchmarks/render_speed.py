@@ -74,7 +74,7 @@ def main() -> None:
     for rig in ("ring12", "dodeca20"):
         rows.append(time_engine(jobs, rig=rig, size=args.size, engine="fast"))
         print_table(rows[-1:], list(rows[-1]))
-    for aa in ("OFF", "8"):
+    for aa in ("OFF", "FXAA", "8"):
         rows.append(time_engine(jobs[: max(5, n // 5)], rig="ring12", size=args.size, engine="workbench", aa=aa))
         print_table(rows[-1:], list(rows[-1]))
     rows.append(time_engine(jobs[: 2 if args.quick else 5], rig="ring12", size=args.size, engine="cycles", samples=16))
