@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from rotationnet.errors import DataError
-from rotationnet.fileio import atomic_path, atomic_write_json
-from rotationnet.manifest import Manifest, ObjectEntry, natural_key
+from rotationnet.fileio import atomic_path, atomic_write_json, ensure_writable_dir
+from rotationnet.manifest import Manifest, ObjectEntry
 from rotationnet.views import get_rig
 
 from .meshes import MeshError, MeshJob, file_sha256, find_meshes
@@ -193,14 +193,6 @@ def _setup_log(out: Path) -> logging.Handler:
     return h
 
 
-def _check_writable(out: Path) -> None:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"0" * 65536)
-        probe.unlink()
-    except OSError as e:
-        raise DataError(f"{out}: cannot write to the output folder: {e}") from None
 
 
 def render_library(source, out, settings, workers: int = 1, shard: tuple[int, int] = (0, 1),
@@ -219,7 +211,7 @@ def render_library(source, out, settings, workers: int = 1, shard: tuple[int, in
     i, n = shard
     if not (n >= 1 and 0 <= i < n):
         raise DataError(f"bad shard {i}/{n}: use i/n with 0 <= i < n")
-    _check_writable(out)
+    ensure_writable_dir(out)
     handler = _setup_log(out)
     t_start = time.time()
     try:

@@ -26,7 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -369,7 +369,7 @@ class Renderer:
 
         st = self._gpu_state()
         s = self.settings
-        shader, off, t, k = st["shader"], st["offscreen"], st["tile"], st["k"]
+        shader, off, k = st["shader"], st["offscreen"], st["k"]
         batch = batch_for_shader(shader, "TRIS", {"pos": v}, indices=f)
         near, far = st["near"], st["far"]
         nv = self.rig.num_views

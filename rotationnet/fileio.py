@@ -9,7 +9,8 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "sha256_file", "atomic_path"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "sha256_file", "atomic_path",
+           "ensure_writable_dir"]
 
 
 class atomic_path:
@@ -58,3 +59,23 @@ def sha256_file(path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def ensure_writable_dir(path, what: str = "output folder") -> Path:
+    """Create ``path`` if needed and check a file can be written there, so a
+    read-only or full disk is reported before any work is done.
+
+    Raises:
+        DataError: naming the folder and the OS error.
+    """
+    from .errors import DataError
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"0" * 65536)
+        probe.unlink()
+    except OSError as e:
+        raise DataError(f"{path}: cannot write to the {what}: {e}") from None
+    return path

@@ -23,7 +23,6 @@ import csv
 import json
 import logging
 import math
-import os
 import random
 import time
 from pathlib import Path
@@ -36,6 +35,7 @@ from .assign import candidate_scores, joint_argmax, rotationnet_loss, view_log_r
 from .checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from .data import MultiViewDataset, ObjectSampler, load_dataset, split_validation
 from .errors import CheckpointError, DataError
+from .fileio import ensure_writable_dir
 from .model import RotationNet
 from .predict import default_device
 
@@ -128,14 +128,6 @@ def _append_csv(path: Path, row: dict) -> None:
         w.writerow({k: row.get(k) for k in CSV_FIELDS})
 
 
-def _check_writable(run: Path) -> None:
-    try:
-        run.mkdir(parents=True, exist_ok=True)
-        probe = run / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"0" * 4096)
-        probe.unlink()
-    except OSError as e:
-        raise DataError(f"{run}: cannot write to the run folder: {e}") from None
 
 
 # ----------------------------------------------------------------------------
@@ -146,7 +138,7 @@ def train(args: argparse.Namespace) -> dict:
     """Run training as configured by ``args`` (see :func:`add_arguments`).
     Returns the final record (best validation accuracy, epochs, paths)."""
     run = Path(args.out)
-    _check_writable(run)
+    ensure_writable_dir(run, "run folder")
     handler = _setup_logging(run)
     try:
         return _train(args, run)

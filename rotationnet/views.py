@@ -20,7 +20,6 @@ Conventions
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from dataclasses import dataclass, field

@@ -62,7 +62,7 @@ def test_matches_naive_loop(spec, n, c):
 
 def test_ties_choose_lowest_candidate():
     rig = views.dodecahedron()
-    v, c, n = rig.num_views, 3, 3
+    v, c = rig.num_views, 3
     cand = torch.tensor(rig.candidates)
     g = torch.Generator().manual_seed(1)
     # object 0: all logits equal; object 1: every image identical, so every

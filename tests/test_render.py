@@ -1,8 +1,6 @@
 """Headless rendering with Blender: view order, orientation, framing, determinism,
 depth, bulk runs (resume, bad meshes, workers), contact sheets, real meshes."""
 
-import json
-import math
 import shutil
 
 import numpy as np
