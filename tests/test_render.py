@@ -265,3 +265,22 @@ def test_real_meshes_render_cleanly(gpu_ok, tmp_path):
             assert border.min() >= 250, job.path
             assert all((im < 240).any() for im in images), job.path
             assert norm["scale"] > 0
+
+
+def test_bulk_depth_maps_and_transparent_gray(gpu_ok, tmp_path):
+    from rotationnet import cli
+
+    lib = _library(tmp_path / "lib", 1)
+    out = tmp_path / "out"
+    assert cli.main(["render", str(lib), str(out), "--size", "32", "--depth", "--gray",
+                     "--background", "transparent", "--limit", "1"]) == 0
+    m = load_dataset(out)
+    o = m.objects[0]
+    img = Image.open(out / o.views[0])
+    assert img.mode == "LA"
+    d = np.asarray(Image.open(out / o.views[0].replace(".png", "_depth.png")))
+    assert d.dtype == np.uint16 and d[0, 0] == 65535 and d.min() < 65535
+    # decoded depth of the nearest pixel lies inside the unit sphere's depth range
+    near = 1.5 + 2.0 * d.min() / 65534
+    assert 1.5 <= near <= 2.5
+    assert "uint16" in m.info["depth_encoding"]
