@@ -38,6 +38,7 @@ from rotationnet.manifest import Manifest, ObjectEntry
 from rotationnet.views import get_rig
 
 from .meshes import MeshError, MeshJob, file_sha256, find_meshes
+from .meshes import rotated_copies as make_rotated_copies
 
 __all__ = ["Summary", "render_library", "settings_hash", "render_job"]
 
@@ -95,7 +96,7 @@ def render_job(renderer, job: MeshJob, out: Path, shash: str, sha: str | None = 
 
     s = renderer.settings
     sha = sha or file_sha256(job.path)
-    images, depth, norm = renderer.render_file(job.path)
+    images, depth, norm = renderer.render_file(job.path, job.rotation)
     views = []
     for i, img in enumerate(images):
         rel = _view_rel(job, i)
@@ -197,8 +198,11 @@ def _setup_log(out: Path) -> logging.Handler:
 
 def render_library(source, out, settings, workers: int = 1, shard: tuple[int, int] = (0, 1),
                    limit: int | None = None, test_fraction: float = 0.2, seed: int = 0,
-                   progress: bool = True) -> Summary:
+                   progress: bool = True, rotated_copies: int = 0) -> Summary:
     """Render a mesh library (folder or list file) into ``out``.
+
+    ``rotated_copies`` adds, per training mesh, that many copies turned by a
+    random rotation (see :func:`render.meshes.rotated_copies`).
 
     Returns a :class:`Summary`; meshes that fail are listed there with their
     reason and the others are rendered anyway.
@@ -216,6 +220,8 @@ def render_library(source, out, settings, workers: int = 1, shard: tuple[int, in
     t_start = time.time()
     try:
         all_jobs = find_meshes(source, test_fraction=test_fraction, seed=seed)
+        if rotated_copies:
+            all_jobs += make_rotated_copies(all_jobs, rotated_copies, get_rig(settings.rig).upright, seed)
         jobs = all_jobs[i::n]
         if limit is not None:
             jobs = jobs[:limit]

@@ -30,7 +30,9 @@ def add_render_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shard", default="0/1", help="i/n: render every n-th mesh starting at i")
     p.add_argument("--limit", type=int, default=None, help="render at most this many meshes")
     p.add_argument("--test-fraction", type=float, default=0.2, help="test share for Class/*.ext libraries")
-    p.add_argument("--seed", type=int, default=0, help="seed of that split")
+    p.add_argument("--seed", type=int, default=0, help="seed of that split and of the rotated copies")
+    p.add_argument("--rotated-copies", type=int, default=0, metavar="N",
+                   help="also render N randomly turned copies of every training mesh (views between the rig's cameras)")
 
 
 def render_main(args: argparse.Namespace) -> int:
@@ -50,7 +52,8 @@ def render_main(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise RotationNetError(str(e)) from None
     summary = render_library(args.meshes, args.out, settings, workers=args.workers, shard=(i, n),
-                             limit=args.limit, test_fraction=args.test_fraction, seed=args.seed)
+                             limit=args.limit, test_fraction=args.test_fraction, seed=args.seed,
+                             rotated_copies=args.rotated_copies)
     print(f"rendered {summary.rendered}, skipped {summary.skipped}, failed {len(summary.failed)} "
           f"of {summary.total} meshes in {summary.seconds:.1f}s ({summary.views / max(summary.seconds, 1e-9):.0f} views/s)")
     for path, reason in summary.failed:

@@ -200,9 +200,10 @@ class Renderer:
             rgba = self._composite(rgba)
         return self._to_channels(rgba), depth
 
-    def render_file(self, path) -> tuple[np.ndarray, np.ndarray | None, dict]:
-        """Load, normalise and render a mesh file.  Returns (images, depth,
-        normalisation {"center", "scale"}).  Raises MeshError for a bad mesh."""
+    def render_file(self, path, rotation=None) -> tuple[np.ndarray, np.ndarray | None, dict]:
+        """Load, normalise (and optionally rotate, 3×3) and render a mesh file.
+        Returns (images, depth, normalisation {"center", "scale"[, "rotation"]}).
+        Raises MeshError for a bad mesh."""
         from .meshes import MeshError, load_mesh, normalize
 
         v, f = load_mesh(path, self.settings.up_axis)
@@ -210,6 +211,10 @@ class Renderer:
             vn, norm = normalize(v, f)
         except MeshError as e:
             raise MeshError(f"{path}: {e}") from None
+        if rotation is not None:
+            r = np.asarray(rotation, dtype=np.float32)
+            vn = vn @ r.T
+            norm["rotation"] = r.astype(float).round(9).tolist()
         images, depth = self.render(vn, f)
         return images, depth, norm
 

@@ -25,7 +25,8 @@ import numpy as np
 from rotationnet.errors import DataError
 from rotationnet.manifest import natural_key
 
-__all__ = ["MESH_EXTENSIONS", "MeshError", "MeshJob", "find_meshes", "load_mesh", "normalize", "file_sha256"]
+__all__ = ["MESH_EXTENSIONS", "MeshError", "MeshJob", "find_meshes", "load_mesh", "normalize", "file_sha256",
+           "rotated_copies"]
 
 MESH_EXTENSIONS = (".off", ".obj", ".stl", ".ply", ".glb", ".gltf")
 MAX_FACES = 5_000_000
@@ -41,6 +42,7 @@ class MeshJob:
     label: str
     split: str
     name: str  # object name, unique within (split, label)
+    rotation: tuple | None = None  # 3×3 rows applied after normalisation (rotated copies)
 
     @property
     def object_id(self) -> str:
@@ -192,3 +194,27 @@ def normalize(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, dict
     scale = 1.0 / radius
     out = ((vertices - center) * scale).astype(np.float32)
     return out, {"center": [float(c) for c in center], "scale": scale}
+
+
+def rotated_copies(jobs: list[MeshJob], copies: int, upright: bool, seed: int = 0) -> list[MeshJob]:
+    """For every training mesh, ``copies`` extra jobs that render the object
+    turned by a random rotation (about +Z for upright rigs, any rotation
+    otherwise), named ``<name>__r<k>``.  Training on them teaches the network
+    views that fall between the rig's cameras.  Deterministic per (seed, mesh
+    path, k)."""
+    from scipy.spatial.transform import Rotation
+
+    out = []
+    for j in jobs:
+        if j.split != "train":
+            continue
+        for k in range(1, copies + 1):
+            rs = int(hashlib.sha256(f"{seed}:{j.path.name}:{j.label}:{k}".encode()).hexdigest()[:8], 16)
+            if upright:
+                a = np.random.default_rng(rs).uniform(0, 2 * np.pi)
+                m = np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]])
+            else:
+                m = Rotation.random(random_state=rs).as_matrix()
+            out.append(MeshJob(j.path, j.label, j.split, f"{j.name}__r{k}",
+                               tuple(tuple(float(x) for x in row) for row in m)))
+    return out

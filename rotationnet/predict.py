@@ -151,6 +151,17 @@ class Predictor:
             out.append(image_log_ratios(logits.float(), self.rig.num_views).cpu())
         return torch.cat(out).numpy()
 
+    @torch.no_grad()
+    def ratios_and_features(self, images, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        """(M, V, C) log-ratios and (M, D) L2-normalised backbone features."""
+        x = images if torch.is_tensor(images) else self.to_tensor(images)
+        rs, fs = [], []
+        for i in range(0, x.shape[0], batch_size):
+            f = self.model.features(x[i:i + batch_size].to(self.device))
+            rs.append(image_log_ratios(self.model.head(f).float(), self.rig.num_views).cpu())
+            fs.append(torch.nn.functional.normalize(f.float(), dim=1).cpu())
+        return torch.cat(rs).numpy(), torch.cat(fs).numpy()
+
     # -- prediction -----------------------------------------------------------
     def predict(self, images, positions: Sequence[int] | None = None, top_k: int = 5,
                 names: Sequence[str] | None = None) -> dict:

@@ -1,0 +1,101 @@
+"""ROTATIONNET_PT_*: 3D Viewport › Sidebar › RotationNet."""
+
+import bpy
+
+from . import worker
+from .preferences import addon_prefs
+from .properties import state
+
+
+class ROTATIONNET_UL_references(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+        name = item.image.name if item.image else bpy.path.basename(item.filepath)
+        layout.label(text=name, icon="IMAGE_DATA")
+
+
+class _Base:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "RotationNet"
+
+
+class ROTATIONNET_PT_main(_Base, bpy.types.Panel):
+    bl_label = "RotationNet"
+
+    def draw(self, context):
+        layout = self.layout
+        prefs = addon_prefs(context)
+        st = state(context)
+        col = layout.column(align=True)
+        col.prop(prefs, "run_dir")
+        col.prop(prefs, "library")
+        col.prop(prefs, "top_k")
+
+        layout.label(text="Reference Images")
+        row = layout.row()
+        row.template_list("ROTATIONNET_UL_references", "", st, "references", st, "active_reference", rows=3)
+        side = row.column(align=True)
+        side.operator("rotationnet.add_reference", text="", icon="FILE_IMAGE")
+        side.operator("rotationnet.add_loaded_image", text="", icon="IMAGE_DATA")
+        side.operator("rotationnet.remove_reference", text="", icon="REMOVE").index = st.active_reference
+        side.operator("rotationnet.remove_reference", text="", icon="X").index = -1
+
+        row = layout.row(align=True)
+        row.scale_y = 1.3
+        row.operator("rotationnet.classify", icon="VIEWZOOM")
+        row.operator("rotationnet.place", icon="OBJECT_ORIGIN")
+        if worker.busy():
+            row = layout.row(align=True)
+            row.progress(factor=st.progress, text=st.status or "working…")
+            row.operator("rotationnet.cancel", text="", icon="CANCEL")
+        if st.error:
+            box = layout.box()
+            box.alert = True
+            for line in _wrap(st.error, 40):
+                box.label(text=line, icon="ERROR" if line is not None else "NONE")
+
+
+class ROTATIONNET_PT_results(_Base, bpy.types.Panel):
+    bl_label = "Results"
+    bl_parent_id = "ROTATIONNET_PT_main"
+
+    @classmethod
+    def poll(cls, context):
+        return state(context).result is not None
+
+    def draw(self, context):
+        layout = self.layout
+        res = state(context).result
+        col = layout.column(align=True)
+        for r in res.get("ranking", []):
+            row = col.row()
+            row.label(text=r["class"])
+            row.label(text=f"{r['probability']:.1%}")
+        asset = res.get("asset")
+        if asset:
+            layout.label(text=f"Asset: {asset['id']}", icon="MESH_DATA")
+        for n, im in enumerate(res.get("images", [])):
+            box = layout.box()
+            box.label(text=f"#{n + 1} {bpy.path.basename(im['image'])}")
+            box.label(text=f"view {im['view_slot']}: azimuth {im['azimuth_deg']:.0f}°, "
+                           f"elevation {im['elevation_deg']:.0f}°")
+            img = bpy.data.images.get(bpy.path.basename(im.get("thumbnail", "")))
+            if img is not None:
+                img.preview_ensure()
+                box.template_icon(icon_value=img.preview.icon_id, scale=5.0)
+
+
+def _wrap(text, width):
+    words, line, out = text.split(), "", []
+    for w in words:
+        if len(line) + len(w) + 1 > width and line:
+            out.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    if line:
+        out.append(line)
+    return out
+
+
+classes = (ROTATIONNET_UL_references, ROTATIONNET_PT_main, ROTATIONNET_PT_results)
