@@ -49,8 +49,11 @@ def op(fn, *a, **kw):
 out["no_reference_return"] = op(bpy.ops.rotationnet.classify)
 out["no_reference_error"] = bpy.context.scene.rotationnet.error
 
-for p in cfg["references"]:
+for p in cfg["references"][:1]:
     bpy.ops.rotationnet.add_reference(filepath=p)
+for p in cfg["references"][1:]:  # the others as images already loaded in Blender
+    img = bpy.data.images.load(p)
+    bpy.ops.rotationnet.add_loaded_image(image=img.name)
 out["references"] = len(bpy.context.scene.rotationnet.references)
 bpy.context.scene.rotationnet.active_reference = 0
 
@@ -115,6 +118,12 @@ bpy.ops.rotationnet.classify()
 bpy.ops.rotationnet.cancel()
 out["after_cancel_error"] = bpy.context.scene.rotationnet.error
 out["worker_alive_after_cancel"] = worker.is_alive()
+
+# the worker dies in the middle of a request: a message, no hang, no crash
+bpy.ops.rotationnet.classify()
+worker._proc.kill()
+worker.wait_idle(60)
+out["worker_died_error"] = bpy.context.scene.rotationnet.error
 
 # failures show a message, never crash: missing model
 prefs.run_dir = "/nonexistent/run"

@@ -118,6 +118,8 @@ def test_classify_and_place_in_blender(setup):
     assert out["worker_alive"] and not out["worker_alive_after_cancel"]
     assert out["after_cancel_error"] == "cancelled"
     assert "no trained model" in out["missing_model_error"]
+    assert "worker stopped" in out["worker_died_error"]
+    assert out["references"] == 2 and len(res["images"]) == 2  # a file and an image loaded in Blender
 
 
 def test_blend_asset_library(setup, tmp_path):
@@ -135,3 +137,42 @@ def test_blend_asset_library(setup, tmp_path):
     seen = np.array(out["camera_in_asset_frame"])
     angle = math.degrees(math.acos(np.clip(seen @ setup["dirs"][0], -1, 1)))
     assert angle <= 30.0
+
+
+def test_asset_index_is_cached_and_rebuilt_for_changed_assets(setup, tmp_path):
+    """The worker side: first use renders every asset, the next only changed ones."""
+    import shutil
+
+    import trimesh
+
+    from rotationnet.service import Service
+
+    lib = tmp_path / "lib"
+    shutil.copytree(setup["lib"], lib, ignore=shutil.ignore_patterns("*.blend"))
+    msgs = []
+    svc = Service(msgs.append)
+    cfg = {"id": 1, "run": str(setup["run"]), "library": str(lib), "cache": str(tmp_path / "cache")}
+    assert svc.configure(cfg)["assets"] == 24
+    first = svc.index_({"id": 2})
+    assert first["rebuilt"] == 24 and not first["failed"]
+    assert any("indexing" in m.get("message", "") for m in msgs)
+    svc2 = Service(msgs.append)  # a new worker process finds the cache
+    svc2.configure(cfg)
+    assert svc2.index_({"id": 3})["rebuilt"] == 0
+    trimesh.creation.icosphere().export(lib / "mug" / "train" / "mug_0001.ply")
+    (lib / "car" / "train" / "car_0002.ply").write_text("broken")
+    svc2.configure({**cfg, "library": str(lib) + "/"})  # re-list the library
+    again = svc2.index_({"id": 4})
+    assert again["rebuilt"] == 1
+    assert len(again["failed"]) == 1 and "car_0002.ply" in again["failed"][0]["error"]
+    res = svc2.classify({"id": 5, "images": setup["refs"][:1], "top_k": 2})
+    assert res["class"] == "chair" and res["asset"]["label"] == "chair"
+    # a library without the predicted class gives a clear error
+    cars = tmp_path / "cars"
+    shutil.copytree(lib / "car", cars / "car")
+    (cars / "car" / "train" / "car_0002.ply").unlink()
+    svc2.configure({**cfg, "library": str(cars)})
+    from rotationnet.errors import RotationNetError
+
+    with pytest.raises(RotationNetError, match="no asset of class 'chair'"):
+        svc2.classify({"id": 6, "images": setup["refs"][:1]})
