@@ -34,7 +34,7 @@ import numpy as np
 
 from rotationnet.errors import DataError
 from rotationnet.fileio import atomic_path, atomic_write_json, ensure_writable_dir
-from rotationnet.manifest import Manifest, ObjectEntry
+from rotationnet.manifest import Manifest, ObjectEntry, natural_key
 from rotationnet.views import get_rig
 
 from .meshes import MeshError, MeshJob, file_sha256, find_meshes
@@ -354,6 +354,7 @@ def write_manifest(out: Path, settings, summary: Summary | None = None) -> Path:
             continue
         objects.append(ObjectEntry(id=rec["id"], split=rec["split"], label=rec["class"], views=rec["views"],
                                    source=rec["source"], normalization=rec["normalization"]))
+    objects.sort(key=lambda o: (o.split != "train", o.split, o.label, natural_key(o.id)))
     classes = sorted({o.label for o in objects})
     from importlib.metadata import PackageNotFoundError, version
 

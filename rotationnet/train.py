@@ -57,6 +57,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-objects", type=int, default=8, help="objects per batch (each brings V images)")
     p.add_argument("--lr", type=float, default=0.01, help="fine-tuning learning rate (SGD)")
     p.add_argument("--head-lr", type=float, default=3e-3, help="head learning rate (AdamW)")
+    p.add_argument("--backbone-lr-scale", type=float, default=0.1,
+                   help="fine-tuning: backbone learning rate = lr × this (the head keeps lr)")
+    p.add_argument("--bn", default="frozen", choices=["frozen", "train"],
+                   help="fine-tuning: keep BatchNorm statistics (frozen, for small sets) or update them")
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--dropout", type=float, default=0.2)
@@ -284,7 +288,9 @@ def _train(args, run: Path) -> dict:
             state["phase"], state["phase_epoch"] = "finetune", 0
         train_ds = MultiViewDataset(manifest, train_objs, augment=not args.no_augment, check_sizes=False, **ds_kw)
         train_ds._cache = train_plain._cache  # share decoded images
-        opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
+        groups = [{"params": list(model.backbone.parameters()), "lr": args.lr * args.backbone_lr_scale},
+                  {"params": list(model.head.parameters()), "lr": args.lr}]
+        opt = torch.optim.SGD(groups, lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs)
         if resume_meta is not None and resume_meta["state"]["phase"] == "finetune":
             load_checkpoint(run / "last", model, opt, sched, restore_rng=True)
@@ -300,6 +306,10 @@ def _train(args, run: Path) -> dict:
             sampler.set_epoch(e)
             train_ds.set_epoch(e)
             model.train()
+            if args.bn == "frozen":  # keep the pretrained statistics: batches hold few, correlated objects
+                for mod in model.modules():
+                    if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm):
+                        mod.eval()
             losses, correct, seen = [], 0, 0
             bar = tqdm(loader, desc=f"finetune {e + 1}/{args.epochs}", unit="batch", leave=False)
             for x, y in bar:
@@ -314,7 +324,7 @@ def _train(args, run: Path) -> dict:
                 correct += int((object_accuracy(logits.detach(), y, cand)[1] == y).sum())
                 seen += len(y)
                 bar.set_postfix(loss=f"{losses[-1]:.3f}")
-            lr = opt.param_groups[0]["lr"]
+            lr = opt.param_groups[-1]["lr"]
             sched.step()
             val_loss, val_acc = evaluate_objects(model, val_ds, device, args.batch_objects) if val_ds else (float("nan"),) * 2
             row = {"epoch": state["epoch"] + 1, "phase": "finetune", "phase_epoch": e + 1,
