@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
-.PHONY: test install addon clean-venv
+.PHONY: test demo install addon clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -rs
+
+# the main job on the embedded default: render → train → evaluate → predict → report
+demo: $(STAMP)
+	$(PY) -m rotationnet.cli demo runs/demo
 
 # the Blender extension zip (dist/rotationnet-<version>.zip), validated by Blender's tool
 addon: $(STAMP)

@@ -1,4 +1,4 @@
-"""``rotationnet`` command line: ``render``, ``sheet``, ``train``, ``eval``, ``predict``.
+"""``rotationnet`` command line: ``render``, ``sheet``, ``train``, ``eval``, ``predict``, ``demo``.
 
 Subcommand modules are imported only when used, so commands that need no
 torch do not load it.  User errors (bad data, bad checkpoints) print one line
@@ -21,6 +21,7 @@ COMMANDS = {
     "train": ("rotationnet.train", "add_arguments", "main", "train RotationNet on a multi-view dataset"),
     "eval": ("rotationnet.evaluate", "add_arguments", "main", "accuracy and pose of a trained run on a dataset split"),
     "predict": ("rotationnet.cli", "_predict_arguments", "_predict_main", "class and pose from 1..V images of one object"),
+    "demo": ("rotationnet.demo", "add_arguments", "main", "the main job end to end on a generated prop library"),
 }
 
 
