@@ -109,14 +109,13 @@ def _seed_everything(seed: int) -> None:
 def _setup_logging(run: Path) -> logging.Handler:
     handler = logging.FileHandler(run / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
-    root = logging.getLogger("rotationnet")
-    root.setLevel(logging.INFO)
-    root.addHandler(handler)
-    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
-               for h in root.handlers):
+    log.setLevel(logging.INFO)
+    log.addHandler(handler)
+    if not any(type(h) is logging.StreamHandler for h in log.handlers):
         console = logging.StreamHandler()
         console.setFormatter(logging.Formatter("%(message)s"))
-        root.addHandler(console)
+        log.addHandler(console)
+        log.propagate = False  # one console line per message, whatever the caller configured
     return handler
 
 
@@ -147,7 +146,7 @@ def train(args: argparse.Namespace) -> dict:
     try:
         return _train(args, run)
     finally:
-        logging.getLogger("rotationnet").removeHandler(handler)
+        log.removeHandler(handler)
         handler.close()
 
 

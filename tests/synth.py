@@ -1,8 +1,8 @@
 """A small multi-view dataset the tests build themselves, without Blender.
 
-Four classes of asymmetric objects made from trimesh primitives (so the pose
-is observable), seeded random proportions, drawn from every camera of a rig by
-a tiny numpy point-splat renderer (z-buffer, two-sided headlight Lambert,
+Four classes of the project's procedural props (render.procedural: seeded
+random proportions, parts that make the pose observable), drawn from every
+camera of a rig by a tiny numpy point-splat renderer (z-buffer, two-sided headlight Lambert,
 white background).  Written in the plain pytorch-rotationnet layout
 ``ROOT/{train,test}/<class>/<object>_<view:03d>.png``.
 """
@@ -16,65 +16,15 @@ import numpy as np
 import trimesh
 from PIL import Image
 
+from render.procedural import make_prop
 from rotationnet.views import ViewRig, camera_matrices
 
-CLASSES = ("chair", "lamp", "mug", "car")
-
-
-def _box(extents, center):
-    m = trimesh.creation.box(extents=extents)
-    m.apply_translation(center)
-    return m
-
-
-def _cyl(r, h, center, sections=24):
-    m = trimesh.creation.cylinder(radius=r, height=h, sections=sections)
-    m.apply_translation(center)
-    return m
+CLASSES = ("chair", "desk_lamp", "mug", "car")
 
 
 def make_object(label: str, rng: np.random.Generator) -> trimesh.Trimesh:
-    u = lambda a, b: float(rng.uniform(a, b))  # noqa: E731
-    parts = []
-    if label == "chair":
-        w, d, h = u(0.8, 1.1), u(0.8, 1.1), u(0.8, 1.0)
-        parts.append(_box([w, d, 0.1], [0, 0, h]))
-        for sx in (-1, 1):
-            for sy in (-1, 1):
-                parts.append(_box([0.08, 0.08, h], [sx * (w / 2 - 0.05), sy * (d / 2 - 0.05), h / 2]))
-        bh = u(0.7, 1.0)
-        parts.append(_box([0.1, d, bh], [-w / 2 + 0.05, 0, h + bh / 2]))  # back on the -X side
-    elif label == "lamp":
-        parts.append(_cyl(u(0.3, 0.45), 0.08, [0, 0, 0.04]))
-        hgt = u(0.9, 1.3)
-        parts.append(_cyl(0.04, hgt, [0, 0, hgt / 2]))
-        arm = u(0.4, 0.7)
-        parts.append(_box([arm, 0.06, 0.06], [arm / 2, 0, hgt]))  # arm towards +X
-        cone = trimesh.creation.cone(radius=u(0.15, 0.25), height=0.3)
-        cone.apply_transform(trimesh.transformations.rotation_matrix(math.pi, [1, 0, 0]))
-        cone.apply_translation([arm, 0, hgt + 0.05])
-        parts.append(cone)
-    elif label == "mug":
-        r, h = u(0.35, 0.5), u(0.7, 1.1)
-        parts.append(_cyl(r, h, [0, 0, h / 2]))
-        t = trimesh.creation.torus(major_radius=h * 0.25, minor_radius=0.05)
-        t.apply_transform(trimesh.transformations.rotation_matrix(math.pi / 2, [1, 0, 0]))
-        t.apply_translation([r + h * 0.12, 0, h / 2])  # handle on +X
-        parts.append(t)
-    elif label == "car":
-        length, w = u(1.6, 2.2), u(0.7, 0.9)
-        parts.append(_box([length, w, 0.35], [0, 0, 0.35]))
-        cl = length * u(0.35, 0.5)
-        parts.append(_box([cl, w * 0.9, 0.3], [-length / 2 + cl / 2 + 0.1, 0, 0.67]))  # cabin at the back (-X)
-        for sx in (-1, 1):
-            for sy in (-1, 1):
-                wheel = _cyl(0.17, 0.1, [0, 0, 0])
-                wheel.apply_transform(trimesh.transformations.rotation_matrix(math.pi / 2, [1, 0, 0]))
-                wheel.apply_translation([sx * length * 0.32, sy * w / 2, 0.17])
-                parts.append(wheel)
-    else:
-        raise ValueError(label)
-    mesh = trimesh.util.concatenate(parts)
+    """A procedural prop of the project's starter library, scaled into the unit sphere."""
+    mesh = make_prop(label, rng)
     mesh.apply_translation(-mesh.bounding_box.centroid)
     mesh.apply_scale(1.0 / np.max(np.linalg.norm(mesh.vertices, axis=1)))
     return mesh

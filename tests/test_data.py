@@ -17,7 +17,7 @@ from conftest import shared
 
 def test_plain_layout_and_manifest_roundtrip(synth_layout, ring12, tmp_path):
     m = data.load_dataset(synth_layout, rig="ring12")
-    assert m.classes == ["car", "chair", "lamp", "mug"]
+    assert m.classes == ["car", "chair", "desk_lamp", "mug"]
     assert len(m.split("train")) == 24 and len(m.split("test")) == 8
     o = m.split("train")[0]
     assert [p.rsplit("_", 1)[1] for p in o.views] == [f"{v:03d}.png" for v in range(12)]
@@ -121,22 +121,22 @@ def test_mixed_sizes_are_named(synth_layout, tmp_path):
 
 def test_unreadable_image_is_named(synth_layout, tmp_path):
     d = _copy(synth_layout, tmp_path / "d")
-    bad = d / "test" / "lamp" / "lamp_0000_007.png"
+    bad = d / "test" / "desk_lamp" / "desk_lamp_0000_007.png"
     bad.write_bytes(bad.read_bytes()[:100])  # truncated PNG
     m = data.load_dataset(d, rig="ring12")
-    with pytest.raises(DataError, match="lamp_0000_007.png"):
+    with pytest.raises(DataError, match="desk_lamp_0000_007.png"):
         ds = data.MultiViewDataset(m, m.split("test"), image_size=32, check_sizes=False)
         for i in range(len(ds)):
             ds[i]
-    (d / "test" / "lamp" / "lamp_0000_008.png").write_text("not an image")
-    with pytest.raises(DataError, match="lamp_0000_008.png"):
+    (d / "test" / "desk_lamp" / "desk_lamp_0000_008.png").write_text("not an image")
+    with pytest.raises(DataError, match="desk_lamp_0000_008.png"):
         data.MultiViewDataset(m, m.split("test"), image_size=32)
 
 
 def test_class_mismatch_is_named(synth_layout, tmp_path):
     d = _copy(synth_layout, tmp_path / "d")
-    shutil.move(d / "train" / "lamp", tmp_path / "lamp")
-    with pytest.raises(DataError, match="lamp.*absent"):
+    shutil.move(d / "train" / "desk_lamp", tmp_path / "desk_lamp")
+    with pytest.raises(DataError, match="desk_lamp.*absent"):
         data.load_dataset(d, rig="ring12")
 
 

@@ -37,7 +37,7 @@ def test_training_writes_checkpoints_and_logs(trained_run):
     rows = (trained_run / "log.csv").read_text().splitlines()
     assert len(rows) == 1 + 151 and rows[-1].split(",")[1] == "finetune"
     meta = read_metadata(trained_run / "last")
-    assert meta["classes"] == ["car", "chair", "lamp", "mug"]
+    assert meta["classes"] == ["car", "chair", "desk_lamp", "mug"]
     assert meta["model"]["preprocess"]["input_size"] == 64
     assert meta["model"]["rig"]["spec"] == "ring12"
     assert {k: meta["state"][k] for k in ("phase", "phase_epoch", "epoch")} == \
@@ -66,7 +66,7 @@ def test_eval_on_held_out_objects(trained_run, synth_layout, capsys):
 
 
 def test_predict_cli_and_api(trained_run, synth_layout, capsys):
-    views = sorted((synth_layout / "test" / "lamp").glob("lamp_0000_*.png"))
+    views = sorted((synth_layout / "test" / "desk_lamp").glob("desk_lamp_0000_*.png"))
     assert cli.main(["predict", str(trained_run), str(views[2]), str(views[9])]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["mode"] == "unordered" and len(out["images"]) == 2
@@ -79,7 +79,7 @@ def test_predict_cli_and_api(trained_run, synth_layout, capsys):
 
     p = Predictor.from_run(trained_run)
     full = p.predict(views, positions=list(range(12)))
-    assert full["class"] == "lamp" and full["mode"] == "ordered"
+    assert full["class"] == "desk_lamp" and full["mode"] == "ordered"
     # shifting the images by s around the ring shifts the chosen candidate by -s
     j = full["candidate"]
     for s in (1, 5):
