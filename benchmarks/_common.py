@@ -10,6 +10,18 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+# ../shared/data beside the checkout; ROTATIONNET_SHARED_DATA overrides
+SHARED = Path(os.environ.get("ROTATIONNET_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def parse_args_of(module, argv: list[str]):
+    """The argparse namespace a command module (``add_arguments``) builds from ``argv``."""
+    import argparse
+
+    p = argparse.ArgumentParser()
+    module.add_arguments(p)
+    return p.parse_args(argv)
 
 
 def machine() -> dict:

@@ -16,7 +16,6 @@ Goals: one-photo identity ≥ 98 %, median azimuth error ≤ 15°.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import tempfile
@@ -26,16 +25,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_result  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ROTATIONNET_SHARED_DATA", ROOT.parent / "shared" / "data"))
-
-
-def _parse(module, argv):
-    p = argparse.ArgumentParser()
-    module.add_arguments(p)
-    return p.parse_args(argv)
+from _common import SHARED, print_table, write_result  # noqa: E402
+from _common import parse_args_of as _parse  # noqa: E402
 
 
 def photos(obj_dir: Path) -> dict[int, Path]:

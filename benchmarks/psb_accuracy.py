@@ -26,16 +26,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_result  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("ROTATIONNET_SHARED_DATA", ROOT.parent / "shared" / "data"))
-
-
-def _parse(module, argv):
-    p = argparse.ArgumentParser()
-    module.add_arguments(p)
-    return p.parse_args(argv)
+from _common import SHARED, print_table, write_result  # noqa: E402
+from _common import parse_args_of as _parse  # noqa: E402
 
 
 def train_linear(x_train, y_train, x_test, epochs=300, lr=3e-3, wd=1e-4, seed=0):

@@ -150,6 +150,25 @@ def probe_gpu(timeout: float = 120.0) -> tuple[bool, str]:
     return ok, reason
 
 
+def mesh_from_arrays(name: str, vertices: np.ndarray, faces: np.ndarray):
+    """A Blender mesh from (n, 3) vertices and (m, 3) triangles, built with
+    ``foreach_set`` (about twice as fast as ``from_pydata``)."""
+    import bpy
+
+    v = np.ascontiguousarray(vertices, dtype=np.float32)
+    f = np.ascontiguousarray(faces, dtype=np.int32)
+    me = bpy.data.meshes.new(name)
+    me.vertices.add(len(v))
+    me.vertices.foreach_set("co", v.reshape(-1))
+    me.loops.add(f.size)
+    me.loops.foreach_set("vertex_index", f.reshape(-1))
+    me.polygons.add(len(f))
+    me.polygons.foreach_set("loop_start", np.arange(0, f.size, 3, dtype=np.int32))
+    me.update(calc_edges=True)
+    me.validate(clean_customdata=False)
+    return me
+
+
 def _perspective(fov: float, near: float, far: float) -> np.ndarray:
     f = 1.0 / math.tan(fov / 2.0)
     return np.array([[f, 0, 0, 0], [0, f, 0, 0],
@@ -493,15 +512,7 @@ class Renderer:
             old = self._mesh_obj.data
             bpy.data.objects.remove(self._mesh_obj, do_unlink=True)
             bpy.data.meshes.remove(old)
-        me = bpy.data.meshes.new("rotationnet_mesh")
-        me.vertices.add(len(v))
-        me.vertices.foreach_set("co", v.reshape(-1))
-        me.loops.add(f.size)
-        me.loops.foreach_set("vertex_index", f.reshape(-1))
-        me.polygons.add(len(f))
-        me.polygons.foreach_set("loop_start", np.arange(0, f.size, 3, dtype=np.int32))
-        me.update(calc_edges=True)
-        me.validate(clean_customdata=False)
+        me = mesh_from_arrays("rotationnet_mesh", v, f)
         me.materials.append(self._material)
         obj = bpy.data.objects.new("rotationnet_mesh", me)
         self._scene.collection.objects.link(obj)

@@ -109,20 +109,23 @@ def image_size_of(path) -> tuple[int, int]:
 
 def split_validation(objects: Sequence[ObjectEntry], fraction: float, seed: int) -> tuple[list, list]:
     """Carve a validation set from training objects, stratified by class and
-    seeded; a class keeps at least one training object.  Returns (train, val)."""
+    seeded; a class keeps at least one training object.  Objects rendered from
+    the same source mesh (e.g. its turned copies) stay on the same side, so
+    validation never sees a mesh that training saw.  Returns (train, val)."""
     if not 0.0 <= fraction < 1.0:
         raise ValueError(f"validation fraction must be in [0, 1), got {fraction}")
     rng = random.Random(seed)
-    by_class: dict[str, list[ObjectEntry]] = {}
+    by_class: dict[str, dict[str, list[ObjectEntry]]] = {}
     for o in objects:
-        by_class.setdefault(o.label, []).append(o)
+        src = (o.source or {}).get("path") or o.id
+        by_class.setdefault(o.label, {}).setdefault(src, []).append(o)
     train, val = [], []
     for label in sorted(by_class):
-        objs = sorted(by_class[label], key=lambda o: o.id)
-        rng.shuffle(objs)
-        n_val = min(int(round(fraction * len(objs))), len(objs) - 1) if fraction > 0 else 0
-        val += objs[:n_val]
-        train += objs[n_val:]
+        groups = [by_class[label][k] for k in sorted(by_class[label])]
+        rng.shuffle(groups)
+        n_val = min(int(round(fraction * len(groups))), len(groups) - 1) if fraction > 0 else 0
+        val += [o for g in groups[:n_val] for o in g]
+        train += [o for g in groups[n_val:] for o in g]
     return train, val
 
 

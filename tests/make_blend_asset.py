@@ -12,19 +12,14 @@ import bpy  # noqa: E402
 import numpy as np  # noqa: E402
 import trimesh  # noqa: E402
 
+from render.engine import mesh_from_arrays  # noqa: E402
+
 mesh_path, out, name = sys.argv[1:4]
 m = trimesh.load(mesh_path, force="mesh", process=False)
 v = np.asarray(m.vertices, np.float32)
 f = np.asarray(m.faces, np.int32)
 bpy.ops.wm.read_factory_settings(use_empty=True)
-me = bpy.data.meshes.new(name)
-me.vertices.add(len(v))
-me.vertices.foreach_set("co", v.reshape(-1))
-me.loops.add(f.size)
-me.loops.foreach_set("vertex_index", f.reshape(-1))
-me.polygons.add(len(f))
-me.polygons.foreach_set("loop_start", np.arange(0, f.size, 3, dtype=np.int32))
-me.update(calc_edges=True)
+me = mesh_from_arrays(name, v, f)
 obj = bpy.data.objects.new(name, me)
 bpy.context.scene.collection.objects.link(obj)
 obj.location = (5.0, -3.0, 1.0)  # the asset's own placement must not matter

@@ -196,3 +196,13 @@ def test_real_coil_photo_sets_load(tmp_path):
     assert [v.split("__")[1] for v in m.objects[0].views][:3] == ["0.png", "30.png", "60.png"]
     ds = data.MultiViewDataset(m, m.objects[:2], image_size=64)
     assert ds[1][0].shape == (12, 3, 64, 64)
+
+
+def test_validation_keeps_copies_of_a_mesh_together():
+    from rotationnet.manifest import ObjectEntry
+
+    objs = [ObjectEntry(id=f"train/a/m{i}{suffix}", split="train", label="a", views=[],
+                        source={"path": f"/lib/a/m{i}.ply"}) for i in range(6) for suffix in ("", "__r1", "__r2")]
+    tr, va = data.split_validation(objs, 0.34, seed=0)
+    assert len(va) == 6 and len(tr) == 12
+    assert not {o.source["path"] for o in va} & {o.source["path"] for o in tr}
