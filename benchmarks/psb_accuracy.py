@@ -117,7 +117,7 @@ def main() -> None:
                 (lib / c).symlink_to(psb / c)
     rows = []
     for spec in rigs:
-        data = work / f"renders-{spec}-{size}"
+        data = work / f"renders-{spec}-{size}-rc{args.rotated_copies}"
         t0 = time.time()
         s = render_library(lib, data, RenderSettings(rig=spec, size=size, supersample=2), workers=2,
                            rotated_copies=args.rotated_copies, progress=False)
