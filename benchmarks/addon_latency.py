@@ -90,11 +90,12 @@ def prepare(tmp: Path, quick: bool) -> dict:
 
     from render.bulk import render_library
     from render.engine import Renderer, RenderSettings
+    from render.procedural import write_library
     from rotationnet import cli
     from rotationnet.views import from_cameras
 
-    per_class = (5, 1) if quick else (12, 2)
-    lib = synth.build_mesh_library(tmp / "library", per_class=per_class, seed=3)
+    instances, held_out = (6, 1) if quick else (14, 2)
+    lib = write_library(tmp / "library", instances=instances, test=held_out, seed=3, categories=synth.CLASSES)
     s = render_library(lib, tmp / "data", RenderSettings(rig="ring12", size=112, supersample=2),
                        rotated_copies=2, progress=False)
     assert s.ok, s.failed
@@ -106,7 +107,7 @@ def prepare(tmp: Path, quick: bool) -> dict:
     for label, az, el in refs:
         cams = np.array([_direction(az, el), [0, 0, 1.0], [1.0, 0, 0]])
         with Renderer(RenderSettings(size=224, supersample=2), rig=from_cameras(cams, upright=False)) as r:
-            images, _, _ = r.render_file(lib / label / "test" / f"{label}_0000.ply")
+            images, _, _ = r.render_file(next((lib / label / "test").glob("*.ply")))
         p = tmp / f"ref_{label}.png"
         Image.fromarray(images[0]).save(p)
         paths.append(str(p))

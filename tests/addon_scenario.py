@@ -95,11 +95,17 @@ if new:
     lin = mw[:3, :3]
     scale = np.cbrt(abs(np.linalg.det(lin)))
     rot = lin / scale
-    out["placed"]["location"] = mw[:3, 3].tolist()
+    # the asset's centre (its bounding-box centre in its own frame) in the world
+    co = np.empty(len(obj.data.vertices) * 3, np.float32)
+    obj.data.vertices.foreach_get("co", co)
+    co = co.reshape(-1, 3)
+    center_local = (co.min(axis=0) + co.max(axis=0)) / 2
+    center_world = mw[:3, :3] @ center_local + mw[:3, 3]
+    out["placed"]["location"] = center_world.tolist()
     out["placed"]["rotation"] = rot.tolist()
     out["placed"]["scale"] = float(scale)
     # where the camera stands as seen from the asset's own frame
-    to_cam = np.array(cam.matrix_world.translation) - mw[:3, 3]
+    to_cam = np.array(cam.matrix_world.translation) - center_world
     out["camera_in_asset_frame"] = (rot.T @ (to_cam / np.linalg.norm(to_cam))).tolist()
     cam_up = np.array(cam.matrix_world.col[1].xyz)
     out["camera_up_in_asset_frame"] = (rot.T @ cam_up).tolist()

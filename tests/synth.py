@@ -73,15 +73,3 @@ def build_dataset(root, rig: ViewRig, per_class=(6, 2), size: int = 96, seed: in
                     Image.fromarray(im).save(d / f"{label}_{n:04d}_{v:03d}.png")
     return root
 
-
-def build_mesh_library(root, per_class=(6, 2), seed: int = 0, classes=CLASSES) -> Path:
-    """Write the same kind of objects as meshes: ``root/<class>/{train,test}/<class>_<n>.ply``."""
-    root = Path(root)
-    rng = np.random.default_rng(seed)
-    for label in classes:
-        for split, count in zip(("train", "test"), per_class):
-            d = root / label / split
-            d.mkdir(parents=True, exist_ok=True)
-            for n in range(count):
-                make_object(label, rng).export(d / f"{label}_{n:04d}.ply")
-    return root
