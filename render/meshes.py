@@ -109,6 +109,13 @@ def find_meshes(source, test_fraction: float = 0.2, seed: int = 0) -> list[MeshJ
                     jobs.append(MeshJob(p, cdir.name, split, p.stem))
     if not jobs:
         raise DataError(f"{src}: no meshes ({', '.join(MESH_EXTENSIONS)}) in <Class>/[train|test/] folders")
+    # the same name in one class with two formats (chair_1.obj, chair_1.ply): both
+    # stay, named by stem and format (chair_1_obj, chair_1_ply)
+    stems: dict[str, int] = {}
+    for j in jobs:
+        stems[j.object_id] = stems.get(j.object_id, 0) + 1
+    jobs = [MeshJob(j.path, j.label, j.split, f"{j.name}_{j.path.suffix.lower().lstrip('.')}", j.rotation)
+            if stems[j.object_id] > 1 else j for j in jobs]
     seen = {}
     for j in jobs:
         if j.object_id in seen:
@@ -169,10 +176,20 @@ def load_mesh(path, up_axis: str = "Z") -> tuple[np.ndarray, np.ndarray]:
     used[f.ravel()] = True
     if not np.all(np.isfinite(v[used])):
         raise MeshError(f"{path}: vertices with NaN or infinite coordinates")
-    tri = v[f]
+    # degeneracy is judged in the mesh's own scale, so huge or tiny coordinates
+    # neither overflow nor underflow (halves keep lo/hi arithmetic finite)
+    with np.errstate(over="ignore", invalid="ignore"):
+        lo, hi = v[used].min(axis=0), v[used].max(axis=0)
+        center = lo / 2 + hi / 2
+        half = float(np.max(hi / 2 - lo / 2))
+        if half == 0:
+            raise MeshError(f"{path}: all faces are degenerate (zero area)")
+        u = (v - center) / half
+    if not np.all(np.isfinite(u[used])):
+        raise MeshError(f"{path}: coordinate range too large to normalise")
+    tri = u[f]
     area2 = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-    extent = float(np.ptp(v[used], axis=0).max())
-    if extent == 0 or not np.any(area2 > (extent * 1e-9) ** 2):
+    if not np.any(area2 > 1e-18):
         raise MeshError(f"{path}: all faces are degenerate (zero area)")
     if up_axis.upper() == "Y":
         v = np.stack([v[:, 0], -v[:, 2], v[:, 1]], axis=1)
@@ -187,10 +204,12 @@ def normalize(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, dict
     mask[faces.ravel()] = True
     used = vertices[mask]
     lo, hi = used.min(axis=0), used.max(axis=0)
-    center = (lo + hi) / 2.0
-    radius = float(np.max(np.linalg.norm(used - center, axis=1)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        center = lo / 2 + hi / 2  # halves: no overflow for huge coordinates
+        half = float(np.max(hi / 2 - lo / 2))
+        radius = half * float(np.max(np.linalg.norm((used - center) / half, axis=1))) if half > 0 else 0.0
     if not np.isfinite(radius) or radius <= 0:
-        raise MeshError("mesh has zero size")
+        raise MeshError("mesh has zero size or a coordinate range too large to normalise")
     scale = 1.0 / radius
     out = ((vertices - center) * scale).astype(np.float32)
     return out, {"center": [float(c) for c in center], "scale": scale}

@@ -36,6 +36,9 @@ def checkpoint_stem(path, which: str = "best") -> Path:
         return p / which
     if p.suffix in (".json", ".safetensors"):
         return p.with_suffix("")
+    if p.is_file():
+        raise CheckpointError(f"{p}: not a rotationnet checkpoint (give a run folder or a .json/.safetensors "
+                              "pair; pickled .pt/.pth files are never loaded, as unpickling can run code)")
     return p
 
 
@@ -182,7 +185,10 @@ def load_checkpoint(stem, model: torch.nn.Module | None = None, optimizer=None, 
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"{tpath}: cannot read checkpoint tensors: {e}") from None
     if model is None:
-        model = RotationNet.from_config(meta["model"])
+        try:
+            model = RotationNet.from_config(meta["model"])
+        except CheckpointError as e:
+            raise CheckpointError(f"{stem.with_suffix('.json')}: {e}") from None
     target = getattr(model, "module", model)
     sd = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import warnings
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -67,10 +68,17 @@ def load_image(path, size: int | None = None, background=(255, 255, 255)) -> np.
     """
     path = Path(path)
     try:
-        with Image.open(path) as im:
+        try:
+            im = Image.open(path)
+        except Image.DecompressionBombError as e:  # PIL's own guard fired while reading the header
+            m = re.search(r"\((\d+) pixels\)", str(e))
+            raise DataError(f"{path}: image has {m.group(1) if m else 'too many'} pixels, above the limit of "
+                            f"{MAX_IMAGE_PIXELS}; refused before decoding") from None
+        with im:
             w, h = im.size
             if w * h > MAX_IMAGE_PIXELS:
-                raise DataError(f"{path}: image is {w}×{h} pixels, above the limit of {MAX_IMAGE_PIXELS}")
+                raise DataError(f"{path}: image is {w}×{h} pixels, above the limit of {MAX_IMAGE_PIXELS}; "
+                                "refused before decoding")
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 im.load()

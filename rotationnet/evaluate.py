@@ -17,13 +17,16 @@ split, one forward pass per image:
 * ``class_pose`` (``--class-pose``) — for objects sharing a canonical frame
   (turntable photos): one alignment per class, the candidate most training
   objects of the class select, used instead of the object's own;
-* a confusion matrix (JSON and PNG).
+* a confusion matrix (JSON and PNG);
+* ``skipped`` — objects left out because an image was missing or unreadable
+  (each with its error); the others are evaluated.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +177,25 @@ def save_confusion_png(conf: np.ndarray, classes: list[str], path, title: str) -
     plt.close(fig)
 
 
+def _readable_objects(manifest, objs, kw) -> tuple[MultiViewDataset, list[dict]]:
+    """Decode every object once; objects with a missing or unreadable image are
+    left out (and reported) so one bad file never stops the evaluation."""
+    probe = MultiViewDataset(manifest, objs, check_sizes=False, **kw)
+    good, cache, skipped = [], {}, []
+    for i, o in enumerate(objs):
+        try:
+            cache[len(good)] = probe.raw_views(i)
+            good.append(o)
+        except DataError as e:
+            skipped.append({"id": o.id, "error": str(e)})
+            print(f"rotationnet eval: skipping object '{o.id}': {e}", file=sys.stderr)
+    if not good:
+        raise DataError(f"{manifest.origin}: no readable objects to evaluate (first problem: {skipped[0]['error']})")
+    ds = MultiViewDataset(manifest, good, check_sizes=False, **kw)
+    ds._cache = cache
+    return ds, skipped
+
+
 def run_eval(args: argparse.Namespace) -> dict:
     device = torch.device(args.device) if args.device else default_device()
     stem = checkpoint_stem(args.run, args.which)
@@ -191,16 +213,16 @@ def run_eval(args: argparse.Namespace) -> dict:
             raise DataError(f"{manifest.origin}: object '{o.id}' has class '{o.label}', unknown to the model {stem}")
     pre = model.preprocess
     kw = dict(image_size=pre["input_size"], mean=pre["mean"], std=pre["std"])
-    ds = MultiViewDataset(manifest, objs, **kw)
-    ds.labels = [classes.index(o.label) for o in objs]
+    ds, skipped = _readable_objects(manifest, objs, kw)
+    ds.labels = [classes.index(o.label) for o in ds.objects]
     ratios = dataset_ratios(model, ds, device, args.batch_objects, f"eval {args.split}")
     class_alignment = None
     if args.class_pose:
         tr = [o for o in manifest.split("train") if o.label in classes]
         if not tr:
             raise DataError(f"{manifest.origin}: --class-pose needs training objects")
-        tds = MultiViewDataset(manifest, tr, **kw)
-        tlabels = np.array([classes.index(o.label) for o in tr])
+        tds, _ = _readable_objects(manifest, tr, kw)
+        tlabels = np.array([classes.index(o.label) for o in tds.objects])
         al = object_alignments(dataset_ratios(model, tds, device, args.batch_objects, "eval train"), tlabels,
                                model.rig.candidates)
         class_alignment = np.zeros(len(classes), dtype=np.int64)
@@ -211,7 +233,8 @@ def run_eval(args: argparse.Namespace) -> dict:
     ks = [int(k) for k in args.k.split(",")] if args.k else None
     res = evaluate_ratios(ratios, np.array(ds.labels), model.rig, ks=ks, trials=args.trials, seed=args.seed,
                           class_alignment=class_alignment)
-    res = {"checkpoint": str(stem), "data": manifest.origin, "split": args.split, "classes": classes, **res}
+    res = {"checkpoint": str(stem), "data": manifest.origin, "split": args.split, "classes": classes, **res,
+           "skipped": skipped}
     out = Path(args.out) if args.out else stem.parent
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / f"eval_{args.split}.json", res)
@@ -224,6 +247,8 @@ def run_eval(args: argparse.Namespace) -> dict:
 def main(args: argparse.Namespace) -> int:
     res = run_eval(args)
     summary = {k: res[k] for k in ("object_acc_all", "object_acc_k", "image_acc", "asset_pose", "outputs")}
+    if res["skipped"]:
+        summary["skipped"] = res["skipped"]
     if "class_pose" in res:
         summary["class_pose"] = res["class_pose"]
     print(json.dumps(summary, indent=2))

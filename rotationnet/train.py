@@ -24,6 +24,7 @@ import json
 import logging
 import math
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -106,13 +107,26 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+class _Console(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is now (not the one at creation), so
+    callers that swap stderr (tests, notebooks) never hit a closed stream."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def _setup_logging(run: Path) -> logging.Handler:
     handler = logging.FileHandler(run / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     log.setLevel(logging.INFO)
     log.addHandler(handler)
-    if not any(type(h) is logging.StreamHandler for h in log.handlers):
-        console = logging.StreamHandler()
+    if not any(isinstance(h, _Console) for h in log.handlers):
+        console = _Console()
         console.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(console)
         log.propagate = False  # one console line per message, whatever the caller configured
