@@ -21,7 +21,7 @@ class ROTATIONNET_AddonPreferences(bpy.types.AddonPreferences):
     )
     run_dir: StringProperty(
         name="Model",
-        description="Run folder written by `rotationnet train` (holds best.safetensors and best.json)",
+        description="Run folder written by `rotationnet train` (holds best.json and its tensor file)",
         subtype="DIR_PATH",
         default="",
     )

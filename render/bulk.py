@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from rotationnet.errors import DataError
-from rotationnet.fileio import atomic_path, atomic_write_json, ensure_writable_dir
+from rotationnet.fileio import atomic_path, atomic_write_json, ensure_writable_dir, remove_stale_temporaries
 from rotationnet.manifest import Manifest, ObjectEntry, natural_key
 from rotationnet.views import get_rig
 
@@ -216,7 +216,10 @@ def render_library(source, out, settings, workers: int = 1, shard: tuple[int, in
     if not (n >= 1 and 0 <= i < n):
         raise DataError(f"bad shard {i}/{n}: use i/n with 0 <= i < n")
     ensure_writable_dir(out)
+    removed = remove_stale_temporaries(out)  # partial files of a killed earlier run
     handler = _setup_log(out)
+    if removed:
+        log.info("removed %d partial files left by an interrupted run", removed)
     t_start = time.time()
     try:
         all_jobs = find_meshes(source, test_fraction=test_fraction, seed=seed)

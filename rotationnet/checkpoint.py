@@ -1,5 +1,10 @@
-"""Checkpoints without pickles: ``<stem>.safetensors`` (tensors) + ``<stem>.json``
-(plain metadata), both written atomically.
+"""Checkpoints without pickles: ``<stem>.<sha12>.safetensors`` (tensors) +
+``<stem>.json`` (plain metadata), both written atomically.
+
+The JSON is the commit point: it names its tensor file, whose name carries the
+first 12 hex digits of its SHA-256.  Tensors are written first under their new
+name, then the JSON, then the superseded tensor file is removed; a crash at
+any moment leaves the previous pair (or the new one) whole.
 
 The JSON holds the model config (backbone, rig, preprocessing), the class
 names, training arguments and metrics, and for resumable checkpoints the
@@ -12,7 +17,9 @@ state tensors), ``rng.torch`` (CPU generator state).
 from __future__ import annotations
 
 import json
+import os
 import random
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +28,7 @@ import torch
 from .errors import CheckpointError
 from .fileio import atomic_path, atomic_write_json, sha256_file
 
-__all__ = ["save_checkpoint", "load_checkpoint", "read_metadata", "checkpoint_stem", "FORMAT"]
+__all__ = ["save_checkpoint", "load_checkpoint", "read_metadata", "checkpoint_stem", "tensors_path", "FORMAT"]
 
 FORMAT = "rotationnet-checkpoint"
 VERSION = 1
@@ -34,7 +41,10 @@ def checkpoint_stem(path, which: str = "best") -> Path:
         if not (p / f"{which}.json").exists() and (p / "last.json").exists():
             which = "last"
         return p / which
-    if p.suffix in (".json", ".safetensors"):
+    if p.suffix == ".safetensors":
+        m = re.fullmatch(r"(.+)\.[0-9a-f]{12}\.safetensors", p.name)
+        return p.parent / m.group(1) if m else p.with_suffix("")
+    if p.suffix == ".json":
         return p.with_suffix("")
     if p.is_file():
         raise CheckpointError(f"{p}: not a rotationnet checkpoint (give a run folder or a .json/.safetensors "
@@ -118,11 +128,37 @@ def save_checkpoint(stem, model: torch.nn.Module, metadata: dict, optimizer=None
         t, m = _rng_state()
         tensors.update(t)
         meta["rng"] = m
-    with atomic_path(stem.with_suffix(".safetensors")) as tmp:
-        save_file(tensors, str(tmp))
-    meta["tensors_sha256"] = sha256_file(stem.with_suffix(".safetensors"))
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(stem.parent / f"{stem.name}.new.safetensors") as tmp:
+        try:
+            save_file(tensors, str(tmp))
+        except Exception as e:  # safetensors reports I/O failures as its own error type
+            if isinstance(e, OSError):
+                raise
+            raise OSError(str(e)) from None
+        sha = sha256_file(tmp)
+        final = stem.parent / f"{stem.name}.{sha[:12]}.safetensors"
+    os.replace(stem.parent / f"{stem.name}.new.safetensors", final)
+    meta["tensors_file"] = final.name
+    meta["tensors_sha256"] = sha
     atomic_write_json(stem.with_suffix(".json"), meta)
+    for old in stem.parent.glob(f"{stem.name}.*.safetensors"):
+        if old != final and _TENSOR_NAME.fullmatch(old.name[len(stem.name):]):
+            old.unlink(missing_ok=True)
     return stem.with_suffix(".json")
+
+
+_TENSOR_NAME = re.compile(r"\.([0-9a-f]{12}|new)\.safetensors")
+
+
+def tensors_path(stem, meta: dict) -> Path:
+    """The tensor file a checkpoint's metadata names (``<stem>.safetensors`` for
+    checkpoints written before content-addressed names)."""
+    stem = Path(stem)
+    name = meta.get("tensors_file") or f"{stem.name}.safetensors"
+    if Path(name).name != name:
+        raise CheckpointError(f"{stem.with_suffix('.json')}: tensors_file '{name}' must be a file name beside it")
+    return stem.parent / name
 
 
 def read_metadata(stem) -> dict:
@@ -174,7 +210,7 @@ def load_checkpoint(stem, model: torch.nn.Module | None = None, optimizer=None, 
 
     stem = Path(stem)
     meta = read_metadata(stem)
-    tpath = stem.with_suffix(".safetensors")
+    tpath = tensors_path(stem, meta)
     if not tpath.exists():
         raise CheckpointError(f"{tpath}: checkpoint tensors not found")
     if sha256_file(tpath) != meta["tensors_sha256"]:

@@ -12,3 +12,8 @@ class DataError(RotationNetError, ValueError):
 
 class CheckpointError(RotationNetError, ValueError):
     """A checkpoint is missing, truncated, tampered with or does not fit the data."""
+
+
+class OutputError(RotationNetError, OSError):
+    """An output cannot be written (read-only folder, full disk); what was
+    written before stays whole."""

@@ -6,11 +6,48 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
+import socket
 import tempfile
 from pathlib import Path
 
+from .errors import OutputError, RotationNetError
+
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "sha256_file", "atomic_path",
-           "ensure_writable_dir"]
+           "ensure_writable_dir", "remove_stale_temporaries"]
+
+
+_OWNER = f"{socket.gethostname().replace('.', '_')}~{os.getpid()}"
+_TMP_RE = re.compile(r"^\..+\.(?P<host>[^.~]+)~(?P<pid>\d+)\.[^.]+\.tmp(\.[^.]+)?$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed process nobody has reaped yet is a zombie: dead for our purpose
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def remove_stale_temporaries(folder) -> int:
+    """Delete temporary files that :class:`atomic_path` left behind when its
+    process was killed (this host, process gone), anywhere under ``folder``.
+    Temporaries of live processes and of other hosts (render shards on a
+    shared disk) are left alone.  Returns how many were removed."""
+    host = _OWNER.split("~")[0]
+    n = 0
+    for p in Path(folder).rglob(".*.tmp*"):
+        m = _TMP_RE.match(p.name)
+        if m and m.group("host") == host and not _pid_alive(int(m.group("pid"))) and p.is_file():
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
 
 
 class atomic_path:
@@ -23,17 +60,28 @@ class atomic_path:
         self.suffix = self.path.suffix if suffix is None else suffix
 
     def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp" + self.suffix, dir=self.path.parent)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.{_OWNER}.", suffix=".tmp" + self.suffix,
+                                       dir=self.path.parent)
+        except OSError as e:
+            raise OutputError(f"{self.path}: cannot write: {e.strerror or e}") from None
         os.close(fd)
         self.tmp = Path(tmp)
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
+            try:
+                os.replace(self.tmp, self.path)
+            except OSError as e:
+                self.tmp.unlink(missing_ok=True)
+                raise OutputError(f"{self.path}: cannot write: {e.strerror or e}") from None
+            return False
+        self.tmp.unlink(missing_ok=True)
+        if issubclass(exc_type, OSError) and not issubclass(exc_type, RotationNetError):
+            # disk full, quota, read-only: say which file, keep the previous one
+            raise OutputError(f"{self.path}: cannot write: {getattr(exc, 'strerror', None) or exc}") from None
         return False
 
 
@@ -66,10 +114,8 @@ def ensure_writable_dir(path, what: str = "output folder") -> Path:
     read-only or full disk is reported before any work is done.
 
     Raises:
-        DataError: naming the folder and the OS error.
+        OutputError: naming the folder and the OS error.
     """
-    from .errors import DataError
-
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -77,5 +123,5 @@ def ensure_writable_dir(path, what: str = "output folder") -> Path:
         probe.write_bytes(b"0" * 65536)
         probe.unlink()
     except OSError as e:
-        raise DataError(f"{path}: cannot write to the {what}: {e}") from None
+        raise OutputError(f"{path}: cannot write to the {what}: {e.strerror or e}") from None
     return path

@@ -257,9 +257,12 @@ def test_tampered_checkpoint_metadata(small_run, synth_layout, tmp_path, capsys,
 
 
 def test_truncated_or_garbage_checkpoint_files(small_run, synth_layout, tmp_path, capsys):
-    r = _tamper(small_run, tmp_path, lambda r: (r / "best.safetensors").write_bytes(
-        (r / "best.safetensors").read_bytes()[:1000]))
-    _user_error(capsys, ["eval", str(r), str(synth_layout), "--rig", "ring12"], "best.safetensors", "truncated")
+    def cut(r):
+        t = r / json.loads((r / "best.json").read_text())["tensors_file"]
+        t.write_bytes(t.read_bytes()[:1000])
+    r = _tamper(small_run, tmp_path, cut)
+    _user_error(capsys, ["eval", str(r), str(synth_layout), "--rig", "ring12"], r"best\.[0-9a-f]{12}\.safetensors",
+                "truncated")
     (r / "best.json").write_text('{"format": "rotationnet-checkp')
     _user_error(capsys, ["eval", str(r), str(synth_layout), "--rig", "ring12"], "best.json", "unreadable")
 

@@ -31,8 +31,11 @@ def trained_run(synth_layout, tmp_path_factory):
 
 
 def test_training_writes_checkpoints_and_logs(trained_run):
-    for name in ("best.safetensors", "best.json", "last.safetensors", "last.json", "log.csv", "train.log"):
+    for name in ("best.json", "last.json", "log.csv", "train.log"):
         assert (trained_run / name).is_file(), name
+    for which in ("best", "last"):  # exactly one tensor file per checkpoint, named by its content
+        files = list(trained_run.glob(f"{which}.*.safetensors"))
+        assert [f.name for f in files] == [json.loads((trained_run / f"{which}.json").read_text())["tensors_file"]]
     assert any((trained_run / "tb").iterdir())
     rows = (trained_run / "log.csv").read_text().splitlines()
     assert len(rows) == 1 + 151 and rows[-1].split(",")[1] == "finetune"
@@ -126,8 +129,9 @@ def test_checkpoint_tampering_and_pickles_are_refused(trained_run, tmp_path, syn
     with pytest.raises(CheckpointError, match="3 classes"):
         load_checkpoint(run / "best")
     # truncated tensors
-    data = (run / "last.safetensors").read_bytes()
-    (run / "last.safetensors").write_bytes(data[: len(data) // 2])
+    tensors = run / json.loads((run / "last.json").read_text())["tensors_file"]
+    data = tensors.read_bytes()
+    tensors.write_bytes(data[: len(data) // 2])
     with pytest.raises(CheckpointError, match="truncated, replaced or tampered"):
         load_checkpoint(run / "last")
     # a pickle that would run code is never executed
