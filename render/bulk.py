@@ -15,7 +15,9 @@ Rendering runs in separate processes (``workers``, one Blender each), so a
 mesh that crashes Blender fails alone and the run goes on with a new worker.
 ``shard=(i, n)`` renders every n-th mesh starting at i, for render farms; the
 manifest lists every finished object in OUT rendered with the same settings,
-so shards writing into one folder add up to one dataset.
+so shards writing into one folder add up to one dataset; shards rendered into
+separate folders (other machines) are joined with :func:`merge_shards`
+(``rotationnet merge OUT SHARD...``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from rotationnet.views import get_rig
 from .meshes import MeshError, MeshJob, file_sha256, find_meshes
 from .meshes import rotated_copies as make_rotated_copies
 
-__all__ = ["Summary", "render_library", "settings_hash", "render_job"]
+__all__ = ["Summary", "render_library", "settings_hash", "render_job", "write_manifest", "merge_shards"]
 
 log = logging.getLogger("rotationnet.render")
 RECORDS = ".records"
@@ -375,3 +377,90 @@ def write_manifest(out: Path, settings, summary: Summary | None = None) -> Path:
     }
     m = Manifest(root=out, rig=rig, classes=classes, objects=objects, info=info)
     return m.save()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    return file_sha256(a) == file_sha256(b)
+
+
+def _place(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` to ``dst`` where the file system allows, else copy; atomic."""
+    import shutil
+
+    with atomic_path(dst) as tmp:
+        tmp.unlink()
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+
+
+def merge_shards(shards, out, progress: bool = True) -> Path:
+    """Merge render outputs (e.g. one per ``--shard i/n`` job on different
+    machines) into one dataset in ``out``: their images and records are linked
+    or copied there and one manifest is written, the same as a single run's.
+
+    Every shard must have been rendered with the same settings (pixel settings
+    hash) and rig.  Rerunning the merge, or merging more shards later, is safe:
+    identical files are kept, and an object rendered differently in two shards
+    is refused.  Returns the manifest path.
+    Raises:
+        DataError: a shard without a manifest, settings that differ, or
+            conflicting objects (naming the shard and the object).
+    """
+    from tqdm.auto import tqdm
+
+    from .engine import RenderSettings
+
+    out = Path(out)
+    shards = [Path(s) for s in shards]
+    if not shards:
+        raise DataError("merge: no shard folders given")
+    ensure_writable_dir(out)
+    remove_stale_temporaries(out)
+    settings, shash, first = None, None, None
+    for s in shards:
+        m = Manifest.load(s / "manifest.json")  # DataError names the file
+        sh = m.info.get("settings_hash")
+        if sh is None or "settings" not in m.info:
+            raise DataError(f"{s / 'manifest.json'}: not written by rotationnet render (no render settings)")
+        if shash is None:
+            shash, first = sh, s
+            settings = RenderSettings(**m.info["settings"])
+            if settings_hash(settings) != sh:
+                raise DataError(f"{s / 'manifest.json'}: render settings do not match their recorded hash")
+        elif sh != shash:
+            raise DataError(f"{s / 'manifest.json'}: rendered with other settings ({sh}) than {first} ({shash})")
+    if (out / "manifest.json").is_file():  # merging into an earlier merge: same settings only
+        prev = Manifest.load(out / "manifest.json").info.get("settings_hash")
+        if prev != shash:
+            raise DataError(f"{first / 'manifest.json'}: rendered with other settings ({shash}) than the dataset "
+                            f"already in {out} ({prev})")
+    owner: dict[str, Path] = {}
+    for s in shards:
+        recs = sorted((s / RECORDS).rglob("*.json")) if (s / RECORDS).is_dir() else []
+        for rp in tqdm(recs, desc=f"merge {s.name}", unit="obj", disable=not progress):
+            try:
+                rec = json.loads(rp.read_text())
+            except (OSError, json.JSONDecodeError) as e:
+                raise DataError(f"{rp}: unreadable render record: {e}") from None
+            if rec.get("settings_hash") != shash:
+                continue
+            rel = rp.relative_to(s)
+            files = rec.get("views", []) + rec.get("depth", [])
+            for f in files:
+                if not (s / f).is_file():
+                    raise DataError(f"{s / f}: listed by {rp} but missing (shard incomplete?)")
+            target = out / rel
+            if target.exists():
+                if not _same_file(rp, target) or not all(_same_file(s / f, out / f) for f in files):
+                    where = owner.get(rec["id"], out)
+                    raise DataError(f"{rp}: object '{rec['id']}' differs from the one already merged from {where}")
+                continue
+            for f in files:
+                _place(s / f, out / f)
+            _place(rp, target)  # the record last: it commits the object
+            owner[rec["id"]] = s
+    return write_manifest(out, settings)

@@ -1,4 +1,4 @@
-"""``rotationnet render`` and ``rotationnet sheet`` (wired into rotationnet.cli)."""
+"""``rotationnet render``, ``rotationnet merge`` and ``rotationnet sheet`` (wired into rotationnet.cli)."""
 
 from __future__ import annotations
 
@@ -75,4 +75,21 @@ def sheet_main(args: argparse.Namespace) -> int:
 
     paths = write_sheets(args.dataset, args.out, args.thumb, args.max_objects, args.split)
     print(json.dumps([str(p) for p in paths], indent=2))
+    return 0
+
+
+def add_merge_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("out", help="merged dataset folder")
+    p.add_argument("shards", nargs="+", help="render output folders (e.g. one per --shard i/n job)")
+
+
+def merge_main(args: argparse.Namespace) -> int:
+    from .bulk import merge_shards
+
+    path = merge_shards(args.shards, args.out)
+    from rotationnet.manifest import Manifest
+
+    m = Manifest.load(path)
+    print(f"merged {len(args.shards)} shards: {len(m.objects)} objects, {len(m.classes)} classes")
+    print(f"manifest: {path}")
     return 0

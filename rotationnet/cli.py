@@ -1,4 +1,4 @@
-"""``rotationnet`` command line: ``render``, ``sheet``, ``train``, ``eval``, ``predict``, ``demo``.
+"""``rotationnet`` command line: ``render``, ``merge``, ``sheet``, ``train``, ``eval``, ``predict``, ``demo``.
 
 Subcommand modules are imported only when used, so commands that need no
 torch do not load it.  User errors (bad data, bad checkpoints) print one line
@@ -17,6 +17,8 @@ from .errors import RotationNetError
 # name: (module, argument adder, entry point, help)
 COMMANDS = {
     "render": ("render.cli", "add_render_arguments", "render_main", "render a mesh library into a multi-view dataset"),
+    "merge": ("render.cli", "add_merge_arguments", "merge_main",
+              "merge render shards (separate output folders) into one dataset"),
     "sheet": ("render.cli", "add_sheet_arguments", "sheet_main", "contact sheets of a rendered dataset"),
     "train": ("rotationnet.train", "add_arguments", "main", "train RotationNet on a multi-view dataset"),
     "eval": ("rotationnet.evaluate", "add_arguments", "main", "accuracy and pose of a trained run on a dataset split"),

@@ -194,6 +194,37 @@ def test_shards_add_up_and_limit(gpu_ok, tmp_path, capsys):
     assert cli.main(["render", str(lib), str(tmp_path / "x"), "--shard", "3/3"]) == 2
 
 
+def test_three_shards_on_separate_machines_merge_into_the_single_run(gpu_ok, tmp_path, capsys):
+    """Each shard renders into its own folder (as on separate machines, with
+    --depth so the extra files travel too); ``rotationnet merge`` joins them
+    into exactly what one uninterrupted run writes."""
+    from rotationnet import cli
+
+    lib = _library(tmp_path / "lib")
+    args = ["--size", "24", "--rig", "ring:6:30", "--depth"]
+    assert cli.main(["render", str(lib), str(tmp_path / "single"), *args]) == 0
+    shards = [tmp_path / f"shard{i}" for i in range(3)]
+    for i, d in enumerate(shards):
+        assert cli.main(["render", str(lib), str(d), *args, "--shard", f"{i}/3"]) == 0
+        assert 0 < len(load_dataset(d).objects) < 8
+    assert cli.main(["merge", str(tmp_path / "merged"), *map(str, shards)]) == 0
+    assert "8 objects" in capsys.readouterr().out
+
+    def tree(root):
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+                if p.is_file() and not p.name.startswith("render")}
+    single, merged = tree(tmp_path / "single"), tree(tmp_path / "merged")
+    assert sorted(single) == sorted(merged)
+    assert [k for k in single if single[k] != merged[k]] == []  # manifest.json included
+    # merging again is a no-op; a shard rendered with other settings is refused
+    assert cli.main(["merge", str(tmp_path / "merged"), *map(str, shards)]) == 0
+    assert cli.main(["render", str(lib), str(tmp_path / "other"), "--size", "32", "--shard", "0/3"]) == 0
+    assert cli.main(["merge", str(tmp_path / "merged"), str(tmp_path / "other")]) == 2
+    assert "other settings" in capsys.readouterr().err
+    assert cli.main(["merge", str(tmp_path / "m2"), str(tmp_path / "nothing")]) == 2
+    assert "manifest not found" in capsys.readouterr().err
+
+
 def test_flat_library_list_file_and_y_up(gpu_ok, tmp_path):
     from render.bulk import render_library
     from render.engine import RenderSettings
