@@ -166,14 +166,14 @@ def load_mesh(path, up_axis: str = "Z") -> tuple[np.ndarray, np.ndarray]:
         raise MeshError(f"{path}: file holds no triangle mesh")
     v = np.asarray(loaded.vertices, dtype=np.float64)
     f = np.asarray(loaded.faces, dtype=np.int64)
+    if f.size == 0:
+        raise MeshError(f"{path}: mesh has no faces (not a valid {ext} file, or only points/lines)")
     if v.size == 0:
         raise MeshError(f"{path}: mesh has no vertices (not a valid {ext} file?)")
     if v.ndim != 2 or v.shape[1] != 3:
         raise MeshError(f"{path}: malformed vertex data (parsed shape {v.shape}, expected (n, 3))")
     if f.size and (f.ndim != 2 or f.shape[1] != 3):
         raise MeshError(f"{path}: malformed face data (parsed shape {f.shape}, expected (m, 3))")
-    if f.size == 0:
-        raise MeshError(f"{path}: mesh has no faces (not a valid {ext} file, or only points/lines)")
     if f.shape[0] > MAX_FACES:
         raise MeshError(f"{path}: {f.shape[0]} faces, above the limit of {MAX_FACES}")
     if f.min() < 0 or f.max() >= len(v):
