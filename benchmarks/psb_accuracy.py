@@ -48,19 +48,23 @@ def train_linear(x_train, y_train, x_test, epochs=300, lr=3e-3, wd=1e-4, seed=0)
         return lin(torch.as_tensor(x_test, dtype=torch.float32)).numpy()
 
 
-def baselines(run: Path, data: Path, size: int) -> dict:
-    """MVCNN-style view pooling and single-view classifiers on the run's backbone features."""
+def baselines(run: Path, data: Path, size: int, backbone: str) -> dict:
+    """MVCNN-style view pooling and single-view classifiers on the run's backbone
+    features, trained on the same objects as the run (its validation objects
+    left out, as RotationNet never trains on them)."""
     import torch
 
+    from rotationnet.checkpoint import read_metadata
     from rotationnet.data import MultiViewDataset, load_dataset
     from rotationnet.model import RotationNet
     from rotationnet.train import extract_features
 
     m = load_dataset(data)
-    model = RotationNet("efficientnet_lite0", len(m.classes), m.rig, input_size=size).eval()
+    val_ids = set(read_metadata(run / "best")["dataset"]["val_ids"])
+    model = RotationNet(backbone, len(m.classes), m.rig, input_size=size).eval()
     model.to(memory_format=torch.channels_last)
     kw = dict(image_size=size, mean=model.preprocess["mean"], std=model.preprocess["std"])
-    tr = MultiViewDataset(m, m.split("train"), **kw)
+    tr = MultiViewDataset(m, [o for o in m.split("train") if o.id not in val_ids], **kw)
     te = MultiViewDataset(m, m.split("test"), **kw)
     t0 = time.time()
     ftr = extract_features(model, tr, "cpu").numpy()  # (N, V, D)
@@ -95,6 +99,8 @@ def main() -> None:
     ap.add_argument("--finetune-epochs", type=int, default=0)
     ap.add_argument("--head-epochs", type=int, default=200)
     ap.add_argument("--rotated-copies", type=int, default=0)
+    ap.add_argument("--backbone", default="efficientnet_lite0")
+    ap.add_argument("--name", default=None, help="result file name (default psb_accuracy[_quick])")
     ap.add_argument("--work", default=None, help="keep renders and runs here (default: a temporary folder)")
     args = ap.parse_args()
     psb = SHARED / "meshes" / "psb24"
@@ -118,20 +124,23 @@ def main() -> None:
     rows = []
     for spec in rigs:
         data = work / f"renders-{spec}-{size}-rc{args.rotated_copies}"
+        if not data.exists() and (work / f"renders-{spec}-{size}").exists() and not args.rotated_copies:
+            data = work / f"renders-{spec}-{size}"  # earlier runs' folder name
         t0 = time.time()
         s = render_library(lib, data, RenderSettings(rig=spec, size=size, supersample=2), workers=2,
                            rotated_copies=args.rotated_copies, progress=False)
         render_s = time.time() - t0
         assert s.ok, s.failed
-        run = work / f"run-{spec}-{size}-ft{args.finetune_epochs}-rc{args.rotated_copies}"
+        bb = "" if args.backbone == "efficientnet_lite0" else f"-{args.backbone.replace(':', '_')}"
+        run = work / f"run-{spec}-{size}-ft{args.finetune_epochs}-rc{args.rotated_copies}{bb}-h{args.head_epochs}"
         t0 = time.time()
-        train.train(_parse(train, [str(data), "--out", str(run), "--image-size", str(size), "--head-epochs",
+        train.train(_parse(train, [str(data), "--out", str(run), "--image-size", str(size), "--backbone", args.backbone, "--head-epochs",
                                    str(args.head_epochs), "--epochs", str(args.finetune_epochs),
                                    "--val-fraction", "0.125"] + (["--resume"] if (run / "last.json").exists() else [])))
         train_s = time.time() - t0
         res = evaluate.run_eval(_parse(evaluate, [str(run), str(data), "--split", "test", "--k", "1,2,4",
                                                   "--trials", "5"]))
-        base = baselines(run, data, size)
+        base = baselines(run, data, size, args.backbone)
         row = {
             "rig": spec, "size": size, "classes": len(res["classes"]), "test_objects": res["objects"],
             "object_acc_all": res["object_acc_all"],
@@ -142,7 +151,8 @@ def main() -> None:
             "pose_geodesic_mean_deg": res["asset_pose"]["geodesic_mean_deg"],
             **base,
             "render_seconds": render_s, "train_seconds": train_s,
-            "finetune_epochs": args.finetune_epochs, "rotated_copies": args.rotated_copies,
+            "finetune_epochs": args.finetune_epochs, "head_epochs": args.head_epochs,
+            "rotated_copies": args.rotated_copies, "backbone": args.backbone,
         }
         rows.append(row)
         print_table([row], list(row))
@@ -151,7 +161,7 @@ def main() -> None:
             "train_seconds"]
     print()
     print_table(rows, cols)
-    path = write_result("psb_accuracy" + ("_quick" if args.quick else ""), rows,
+    path = write_result(args.name or ("psb_accuracy" + ("_quick" if args.quick else "")), rows,
                         {"goal": "object_acc_all >= 0.90, image_acc >= 0.70, above the baselines",
                          "work": str(work)})
     print(f"wrote {path}")

