@@ -100,6 +100,7 @@ def main() -> None:
     ap.add_argument("--head-epochs", type=int, default=200)
     ap.add_argument("--rotated-copies", type=int, default=0)
     ap.add_argument("--backbone", default="efficientnet_lite0")
+    ap.add_argument("--train-args", default="", help="extra arguments for rotationnet train, e.g. '--lr 0.003'")
     ap.add_argument("--name", default=None, help="result file name (default psb_accuracy[_quick])")
     ap.add_argument("--work", default=None, help="keep renders and runs here (default: a temporary folder)")
     args = ap.parse_args()
@@ -132,11 +133,12 @@ def main() -> None:
         render_s = time.time() - t0
         assert s.ok, s.failed
         bb = "" if args.backbone == "efficientnet_lite0" else f"-{args.backbone.replace(':', '_')}"
-        run = work / f"run-{spec}-{size}-ft{args.finetune_epochs}-rc{args.rotated_copies}{bb}-h{args.head_epochs}"
+        extra = "".join(args.train_args.split()).replace("--", "-")
+        run = work / f"run-{spec}-{size}-ft{args.finetune_epochs}-rc{args.rotated_copies}{bb}-h{args.head_epochs}{extra}"
         t0 = time.time()
         train.train(_parse(train, [str(data), "--out", str(run), "--image-size", str(size), "--backbone", args.backbone, "--head-epochs",
                                    str(args.head_epochs), "--epochs", str(args.finetune_epochs),
-                                   "--val-fraction", "0.125"] + (["--resume"] if (run / "last.json").exists() else [])))
+                                   "--val-fraction", "0.125"] + args.train_args.split() + (["--resume"] if (run / "last.json").exists() else [])))
         train_s = time.time() - t0
         res = evaluate.run_eval(_parse(evaluate, [str(run), str(data), "--split", "test", "--k", "1,2,4",
                                                   "--trials", "5"]))
@@ -152,7 +154,7 @@ def main() -> None:
             **base,
             "render_seconds": render_s, "train_seconds": train_s,
             "finetune_epochs": args.finetune_epochs, "head_epochs": args.head_epochs,
-            "rotated_copies": args.rotated_copies, "backbone": args.backbone,
+            "rotated_copies": args.rotated_copies, "backbone": args.backbone, "train_args": args.train_args,
         }
         rows.append(row)
         print_table([row], list(row))
