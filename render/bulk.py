@@ -379,12 +379,6 @@ def write_manifest(out: Path, settings, summary: Summary | None = None) -> Path:
     return m.save()
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    if a.stat().st_size != b.stat().st_size:
-        return False
-    return file_sha256(a) == file_sha256(b)
-
-
 def _place(src: Path, dst: Path) -> None:
     """Hard-link ``src`` to ``dst`` where the file system allows, else copy; atomic."""
     import shutil
@@ -404,8 +398,9 @@ def merge_shards(shards, out, progress: bool = True) -> Path:
 
     Every shard must have been rendered with the same settings (pixel settings
     hash) and rig.  Rerunning the merge, or merging more shards later, is safe:
-    identical files are kept, and an object rendered differently in two shards
-    is refused.  Returns the manifest path.
+    an object already merged (same id, settings and mesh hash) is kept, missing
+    files of it are filled in, and an object made from another mesh under the
+    same id is refused.  Returns the manifest path.
     Raises:
         DataError: a shard without a manifest, settings that differ, or
             conflicting objects (naming the shard and the object).
@@ -454,10 +449,23 @@ def merge_shards(shards, out, progress: bool = True) -> Path:
                 if not (s / f).is_file():
                     raise DataError(f"{s / f}: listed by {rp} but missing (shard incomplete?)")
             target = out / rel
-            if target.exists():
-                if not _same_file(rp, target) or not all(_same_file(s / f, out / f) for f in files):
+            if target.exists():  # the same object from an overlapping shard or an earlier merge
+                try:
+                    have = json.loads(target.read_text())
+                except (OSError, json.JSONDecodeError):
+                    have = {}
+                same = (have.get("id") == rec["id"] and have.get("settings_hash") == shash
+                        and have.get("source", {}).get("sha256") == rec.get("source", {}).get("sha256"))
+                if not same:
                     where = owner.get(rec["id"], out)
-                    raise DataError(f"{rp}: object '{rec['id']}' differs from the one already merged from {where}")
+                    raise DataError(f"{rp}: object '{rec['id']}' comes from another mesh than the one already "
+                                    f"merged from {where}")
+                for f in have.get("views", []) + have.get("depth", []):  # repair what is missing
+                    if not (out / f).is_file():
+                        src = s / f
+                        if not src.is_file():
+                            raise DataError(f"{out / f}: missing, and {s} does not have it either")
+                        _place(src, out / f)
                 continue
             for f in files:
                 _place(s / f, out / f)

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import CheckpointError
+from .errors import CheckpointError, OutputError
 from .fileio import atomic_path, atomic_write_json, sha256_file
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_metadata", "checkpoint_stem", "tensors_path", "FORMAT"]
@@ -82,12 +82,19 @@ def _rng_state() -> tuple[dict, dict]:
         "python": [py[0], list(py[1]), py[2]],
         "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
     }
-    return {"rng.torch": torch.get_rng_state()}, meta
+    tensors = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, st in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = st
+    return tensors, meta
 
 
 def _set_rng_state(tensors: dict, meta: dict) -> None:
     if "rng.torch" in tensors:
         torch.set_rng_state(tensors["rng.torch"].to(torch.uint8))
+    cuda = sorted((k for k in tensors if k.startswith("rng.cuda.")), key=lambda k: int(k.rsplit(".", 1)[1]))
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([tensors[k].cpu().to(torch.uint8) for k in cuda])
     if "python" in meta:
         v, st, g = meta["python"]
         random.setstate((v, tuple(st), g))
@@ -109,8 +116,6 @@ def save_checkpoint(stem, model: torch.nn.Module, metadata: dict, optimizer=None
         with_rng: save Python/numpy/torch RNG states.
     Returns the JSON path.
     """
-    from safetensors.torch import save_file
-
     stem = Path(stem)
     sd = model.module.state_dict() if hasattr(model, "module") else model.state_dict()
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in sd.items()}
@@ -128,6 +133,17 @@ def save_checkpoint(stem, model: torch.nn.Module, metadata: dict, optimizer=None
         t, m = _rng_state()
         tensors.update(t)
         meta["rng"] = m
+    try:
+        return _save_pair(stem, tensors, meta)
+    except OSError as e:
+        if isinstance(e, OutputError):
+            raise
+        raise OutputError(f"{getattr(e, 'filename', None) or stem}: cannot write: {e.strerror or e}") from None
+
+
+def _save_pair(stem: Path, tensors: dict, meta: dict) -> Path:
+    from safetensors.torch import save_file
+
     stem.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(stem.parent / f"{stem.name}.new.safetensors") as tmp:
         try:

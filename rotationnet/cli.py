@@ -85,6 +85,9 @@ def main(argv=None) -> int:
     except RotationNetError as e:
         print(f"rotationnet {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # the environment, not a bug: full disk, permissions, a vanished file
+        print(f"rotationnet {args.command}: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"rotationnet {args.command}: interrupted", file=sys.stderr)
         return 130

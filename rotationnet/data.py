@@ -279,7 +279,8 @@ class ObjectSampler(torch.utils.data.Sampler[int]):
         else:
             order = list(range(self.num_objects))
         total = math.ceil(self.num_objects / self.world_size) * self.world_size
-        order += order[: total - len(order)]
+        while len(order) < total:  # wrap round (more than once when ranks outnumber objects)
+            order += order[: total - len(order)]
         return order[self.rank::self.world_size]
 
     def __iter__(self) -> Iterator[int]:

@@ -17,7 +17,17 @@ __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "sha2
            "ensure_writable_dir", "remove_stale_temporaries"]
 
 
-_OWNER = f"{socket.gethostname().replace('.', '_')}~{os.getpid()}"
+def _pid_namespace() -> str:
+    """Processes are only comparable within one PID namespace (containers
+    sharing a host name and a volume have separate ones)."""
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "0"
+
+
+_HOST = f"{socket.gethostname().replace('.', '_').replace('~', '_')}-{_pid_namespace()}"
+_OWNER = f"{_HOST}~{os.getpid()}"
 _TMP_RE = re.compile(r"^\..+\.(?P<host>[^.~]+)~(?P<pid>\d+)\.[^.]+\.tmp(\.[^.]+)?$")
 
 
@@ -38,9 +48,9 @@ def _pid_alive(pid: int) -> bool:
 def remove_stale_temporaries(folder) -> int:
     """Delete temporary files that :class:`atomic_path` left behind when its
     process was killed (this host, process gone), anywhere under ``folder``.
-    Temporaries of live processes and of other hosts (render shards on a
-    shared disk) are left alone.  Returns how many were removed."""
-    host = _OWNER.split("~")[0]
+    Temporaries of live processes and of other hosts or containers (render
+    shards on a shared disk) are left alone.  Returns how many were removed."""
+    host = _HOST
     n = 0
     for p in Path(folder).rglob(".*.tmp*"):
         m = _TMP_RE.match(p.name)

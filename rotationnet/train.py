@@ -220,7 +220,7 @@ def _freeze_bn(model) -> None:
 def _train(args, run: Path, ctx: DistContext) -> dict:
     device = ctx.device
     main_rank = ctx.is_main
-    _seed_everything(args.seed + ctx.rank)
+    _seed_everything(args.seed)  # the same initial weights on every rank
     manifest = load_dataset(args.data, rig=args.rig)
     rig = manifest.rig
     manifest.check_test_classes()
@@ -245,8 +245,13 @@ def _train(args, run: Path, ctx: DistContext) -> dict:
             raise CheckpointError(f"{run / 'last.json'}: checkpoint classes/rig differ from {manifest.origin}")
     model = RotationNet(args.backbone, len(classes), rig, pretrained=not args.no_pretrained,
                         weights=args.weights, input_size=args.image_size, dropout=args.dropout)
+    _seed_everything(args.seed + ctx.rank)  # then each rank its own dropout masks
     if resume_meta is not None:
-        load_checkpoint(run / "last", model)
+        if resume_meta["state"].get("batch") and resume_meta["args"].get("batch_objects") != args.batch_objects:
+            raise CheckpointError(f"{run / 'last.json'}: stopped in the middle of an epoch with --batch-objects "
+                                  f"{resume_meta['args'].get('batch_objects')}; resume with the same value")
+        # weights and RNG as they were, whichever phase comes next
+        load_checkpoint(run / "last", model, restore_rng=True)
         if main_rank:
             _restore_csv(run / "log.csv", resume_meta)
     model.to(device).to(memory_format=torch.channels_last)
@@ -338,8 +343,7 @@ def _train(args, run: Path, ctx: DistContext) -> dict:
     if args.head_epochs > 0 and state["phase"] == "head" and state["phase_epoch"] < args.head_epochs:
         t0 = time.time()
         f_train = features(train_plain, "features train")
-        f_val = (extract_features(model, val_ds, device, args.batch_objects, "features val")
-                 if main_rank and val_ds else None)
+        f_val = features(val_ds, "features val")
         log.info("cached backbone features of %d images in %.1fs", f_train.shape[0] * rig.num_views, time.time() - t0)
         y_train = torch.tensor(train_plain.labels)
         y_val = torch.tensor(val_ds.labels) if val_ds else None
@@ -374,7 +378,7 @@ def _train(args, run: Path, ctx: DistContext) -> dict:
             sched.step()
             model.head.eval()
             val_loss = val_acc = float("nan")
-            if f_val is not None:
+            if f_val is not None and main_rank:
                 with torch.no_grad():
                     logits = model.head(f_val.flatten(0, 1).to(device))
                     val_loss = float(rotationnet_loss(logits, y_val.to(device), cand)[0])
@@ -455,8 +459,8 @@ def _train(args, run: Path, ctx: DistContext) -> dict:
                                                   zip(("loss_sum", "batches", "correct", "seen"), tot))
             lr = opt.param_groups[-1]["lr"]
             sched.step()
-            val_loss, val_acc = (evaluate_objects(model, val_ds, device, args.batch_objects)
-                                 if val_ds and main_rank else (float("nan"),) * 2)
+            val_loss, val_acc = (evaluate_objects(model, val_ds, device, args.batch_objects, ctx)
+                                 if val_ds else (float("nan"),) * 2)
             row = {"epoch": state["epoch"] + 1, "phase": "finetune", "phase_epoch": e + 1,
                    "train_loss": loss_sum / max(n_batches, 1), "train_acc": correct / max(seen, 1),
                    "val_loss": val_loss, "val_acc": val_acc,
@@ -473,19 +477,24 @@ def _train(args, run: Path, ctx: DistContext) -> dict:
 
 
 @torch.no_grad()
-def evaluate_objects(model: RotationNet, ds: MultiViewDataset, device, batch_objects: int = 8) -> tuple[float, float]:
-    """(RotationNet loss, object accuracy with all views) on a dataset, eval mode."""
+def evaluate_objects(model: RotationNet, ds: MultiViewDataset, device, batch_objects: int = 8,
+                     ctx: DistContext | None = None) -> tuple[float, float]:
+    """(RotationNet loss, object accuracy with all views) on a dataset, eval
+    mode; under torchrun each rank takes every W-th object and the sums are
+    shared, so every rank returns the same figures."""
+    ctx = ctx or DistContext()
     model.eval()
-    preds, labels, losses = [], [], []
-    for i in range(0, len(ds), batch_objects):
-        items = [ds[j] for j in range(i, min(i + batch_objects, len(ds)))]
+    idx = list(range(ctx.rank, len(ds), ctx.world_size))
+    loss_sum, correct = 0.0, 0
+    for i in range(0, len(idx), batch_objects):
+        items = [ds[j] for j in idx[i:i + batch_objects]]
         x = torch.stack([a for a, _ in items]).to(device).flatten(0, 1).contiguous(memory_format=torch.channels_last)
         y = torch.tensor([b for _, b in items])
         logits = model(x)
-        losses.append(float(rotationnet_loss(logits, y.to(device), model.candidates)[0]) * len(y))
-        preds.append(object_accuracy(logits, y, model.candidates)[1].cpu())
-        labels.append(y)
-    return sum(losses) / len(ds), float((torch.cat(preds) == torch.cat(labels)).float().mean())
+        loss_sum += float(rotationnet_loss(logits, y.to(device), model.candidates)[0]) * len(y)
+        correct += int((object_accuracy(logits, y, model.candidates)[1].cpu() == y).sum())
+    loss_sum, correct = ctx.sum([loss_sum, correct])
+    return loss_sum / len(ds), correct / len(ds)
 
 
 def main(args: argparse.Namespace) -> int:

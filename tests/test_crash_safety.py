@@ -93,6 +93,9 @@ def test_killed_training_resumes_to_the_same_metrics(synth_layout, tmp_path):
     assert _kill_when(_cli(*base, "--out", run), mid_finetune), "training finished before it could be killed"
     state = json.loads((run / "last.json").read_text())["state"]
     assert state["phase"] == "finetune" and state["batch"] >= 2  # killed in the middle of an epoch
+    other = [a if a != "4" else "8" for a in base]  # --batch-objects 8: the stored position would be wrong
+    r = subprocess.run(_cli(*other, "--out", run, "--resume"), cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 2 and "resume with the same value" in r.stderr, r.stderr[-2000:]
     r = subprocess.run(_cli(*base, "--out", run, "--resume"), cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-3000:]
     assert f"batch {state['batch']}" in (run / "train.log").read_text()

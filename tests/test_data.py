@@ -206,3 +206,11 @@ def test_validation_keeps_copies_of_a_mesh_together():
     tr, va = data.split_validation(objs, 0.34, seed=0)
     assert len(va) == 6 and len(tr) == 12
     assert not {o.source["path"] for o in va} & {o.source["path"] for o in tr}
+
+
+def test_object_sampler_with_more_ranks_than_objects():
+    """3 objects on 8 ranks: every rank still gets one whole object (wrapping
+    round the permutation), so no rank waits in a collective with no batch."""
+    shares = [list(data.ObjectSampler(3, seed=1, rank=r, world_size=8)) for r in range(8)]
+    assert all(len(s) == 1 for s in shares)
+    assert {i for s in shares for i in s} == {0, 1, 2}

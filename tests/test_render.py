@@ -216,8 +216,11 @@ def test_three_shards_on_separate_machines_merge_into_the_single_run(gpu_ok, tmp
     single, merged = tree(tmp_path / "single"), tree(tmp_path / "merged")
     assert sorted(single) == sorted(merged)
     assert [k for k in single if single[k] != merged[k]] == []  # manifest.json included
-    # merging again is a no-op; a shard rendered with other settings is refused
+    # merging again is a no-op that also fills in a lost file; other settings are refused
+    lost = next((tmp_path / "merged" / "train").rglob("*_003_depth.png"))
+    lost.unlink()
     assert cli.main(["merge", str(tmp_path / "merged"), *map(str, shards)]) == 0
+    assert tree(tmp_path / "merged") == merged
     assert cli.main(["render", str(lib), str(tmp_path / "other"), "--size", "32", "--shard", "0/3"]) == 0
     assert cli.main(["merge", str(tmp_path / "merged"), str(tmp_path / "other")]) == 2
     assert "other settings" in capsys.readouterr().err

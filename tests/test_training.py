@@ -108,13 +108,19 @@ def _head(run, which="last"):
 
 
 def test_resume_reaches_the_same_weights(synth_layout, tmp_path):
-    base = ["train", str(synth_layout), "--rig", "ring12", "--image-size", "48", "--batch-objects", "6", "--seed", "3"]
-    assert cli.main(base + ["--out", str(tmp_path / "a"), "--head-epochs", "12"]) == 0
-    assert cli.main(base + ["--out", str(tmp_path / "b"), "--head-epochs", "12", "--stop-after", "5"]) == 0
+    """Stopped within the head phase, and again right at its end (the RNG state
+    must carry over into fine-tuning's dropout), the resumed run ends where an
+    uninterrupted one does."""
+    base = ["train", str(synth_layout), "--rig", "ring12", "--image-size", "48", "--batch-objects", "6", "--seed", "3",
+            "--head-epochs", "12", "--epochs", "1"]
+    assert cli.main(base + ["--out", str(tmp_path / "a")]) == 0
+    assert cli.main(base + ["--out", str(tmp_path / "b"), "--stop-after", "5"]) == 0
     assert len((tmp_path / "b" / "log.csv").read_text().splitlines()) == 6
-    assert cli.main(base + ["--out", str(tmp_path / "b"), "--head-epochs", "12", "--resume"]) == 0
+    assert cli.main(base + ["--out", str(tmp_path / "b"), "--resume", "--stop-after", "7"]) == 0
+    assert read_metadata(tmp_path / "b" / "last")["state"]["phase_epoch"] == 12  # the head phase's end
+    assert cli.main(base + ["--out", str(tmp_path / "b"), "--resume"]) == 0
     torch.testing.assert_close(_head(tmp_path / "a"), _head(tmp_path / "b"), rtol=1e-5, atol=1e-6)
-    assert len((tmp_path / "b" / "log.csv").read_text().splitlines()) == 13
+    assert len((tmp_path / "b" / "log.csv").read_text().splitlines()) == 14
 
 
 def test_checkpoint_tampering_and_pickles_are_refused(trained_run, tmp_path, synth_layout):
