@@ -125,8 +125,6 @@ def main() -> None:
     rows = []
     for spec in rigs:
         data = work / f"renders-{spec}-{size}-rc{args.rotated_copies}"
-        if not data.exists() and (work / f"renders-{spec}-{size}").exists() and not args.rotated_copies:
-            data = work / f"renders-{spec}-{size}"  # earlier runs' folder name
         t0 = time.time()
         s = render_library(lib, data, RenderSettings(rig=spec, size=size, supersample=2), workers=2,
                            rotated_copies=args.rotated_copies, progress=False)
