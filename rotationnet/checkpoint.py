@@ -2,9 +2,9 @@
 ``<stem>.json`` (plain metadata), both written atomically.
 
 The JSON is the commit point: it names its tensor file, whose name carries the
-first 12 hex digits of its SHA-256.  Tensors are written first under their new
-name, then the JSON, then the superseded tensor file is removed; a crash at
-any moment leaves the previous pair (or the new one) whole.
+first 12 hex digits of its SHA-256.  Tensors are written (atomically) first
+under their new name, then the JSON, then the superseded tensor file is
+removed; a crash at any moment leaves the previous pair (or the new one) whole.
 
 The JSON holds the model config (backbone, rig, preprocessing), the class
 names, training arguments and metrics, and for resumable checkpoints the
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .errors import CheckpointError, OutputError
-from .fileio import atomic_path, atomic_write_json, sha256_file
+from .fileio import atomic_write_bytes, atomic_write_json, sha256_file
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_metadata", "checkpoint_stem", "tensors_path", "FORMAT"]
 
@@ -142,29 +142,24 @@ def save_checkpoint(stem, model: torch.nn.Module, metadata: dict, optimizer=None
 
 
 def _save_pair(stem: Path, tensors: dict, meta: dict) -> Path:
-    from safetensors.torch import save_file
+    import hashlib
 
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(stem.parent / f"{stem.name}.new.safetensors") as tmp:
-        try:
-            save_file(tensors, str(tmp))
-        except Exception as e:  # safetensors reports I/O failures as its own error type
-            if isinstance(e, OSError):
-                raise
-            raise OSError(str(e)) from None
-        sha = sha256_file(tmp)
-        final = stem.parent / f"{stem.name}.{sha[:12]}.safetensors"
-    os.replace(stem.parent / f"{stem.name}.new.safetensors", final)
+    from safetensors.torch import save
+
+    data = save(tensors)
+    sha = hashlib.sha256(data).hexdigest()
+    final = stem.parent / f"{stem.name}.{sha[:12]}.safetensors"
+    atomic_write_bytes(final, data)
     meta["tensors_file"] = final.name
     meta["tensors_sha256"] = sha
-    atomic_write_json(stem.with_suffix(".json"), meta)
+    atomic_write_json(stem.with_suffix(".json"), meta)  # the commit point
     for old in stem.parent.glob(f"{stem.name}.*.safetensors"):
         if old != final and _TENSOR_NAME.fullmatch(old.name[len(stem.name):]):
             old.unlink(missing_ok=True)
     return stem.with_suffix(".json")
 
 
-_TENSOR_NAME = re.compile(r"\.([0-9a-f]{12}|new)\.safetensors")
+_TENSOR_NAME = re.compile(r"\.[0-9a-f]{12}\.safetensors")
 
 
 def tensors_path(stem, meta: dict) -> Path:
