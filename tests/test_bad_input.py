@@ -30,9 +30,11 @@ def corpus(tmp_path_factory):
 
 
 def _ids(kind):
+    """Case names for parametrisation (the files are rebuilt in the fixture)."""
     import tempfile
 
-    return [c[0] for c in getattr(badinput, f"{kind}_cases")(Path(tempfile.mkdtemp()))]
+    with tempfile.TemporaryDirectory() as tmp:
+        return [c[0] for c in getattr(badinput, f"{kind}_cases")(Path(tmp))]
 
 
 MESH_IDS, IMAGE_IDS = _ids("mesh"), _ids("image")
