@@ -408,6 +408,7 @@ def _train(args, run: Path, ctx: DistContext) -> dict:
             train_ds.preload(progress=main_rank)
         net = DDP(model) if ctx.enabled else model
         sampler = ObjectSampler(len(train_ds), shuffle=True, seed=args.seed, rank=ctx.rank, world_size=ctx.world_size)
+        total_batches = -(-len(sampler) // per_rank)  # per epoch and rank (start 0 here)
         # the loader draws its worker seeds from its own generator, not the global
         # RNG, so a run resumed mid-epoch draws the same dropout masks
         loader = torch.utils.data.DataLoader(train_ds, batch_size=per_rank, sampler=sampler,
@@ -426,7 +427,6 @@ def _train(args, run: Path, ctx: DistContext) -> dict:
                 _freeze_bn(model)
             loss_sum, n_batches, correct, seen = 0.0, 0, 0, 0
             since_save = 0
-            total_batches = -(-len(ObjectSampler(len(train_ds), rank=ctx.rank, world_size=ctx.world_size)) // per_rank)
             bar = tqdm(loader, desc=f"finetune {e + 1}/{args.epochs}", unit="batch", leave=False,
                        initial=start_batch, total=total_batches, disable=not main_rank)
             for b, (x, y) in enumerate(bar, start=start_batch):
