@@ -5,6 +5,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# torchvision imports torch._dynamo, which loads triton; loading triton after
+# Blender's libraries are in the process (tests that import bpy) segfaults.
+# Import it first, so any subset of tests runs in any order.
+import torchvision  # noqa: E402,F401
 # keep test workers from fighting over the two cores
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # `import bpy` writes to ~/.config/blender unless told otherwise
