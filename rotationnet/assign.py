@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "image_log_ratios",
+    "image_class_log_probs",
     "view_log_ratios",
     "candidate_scores",
     "view_targets",
@@ -48,6 +49,27 @@ def image_log_ratios(logits: torch.Tensor, num_views: int) -> torch.Tensor:
         raise ValueError(f"logits shape {tuple(logits.shape)} does not fit V={num_views} views")
     z = logits.reshape(logits.shape[0], num_views, logits.shape[1] // num_views)
     return z[..., :-1] - z[..., -1:]
+
+
+def image_class_log_probs(ratios: torch.Tensor) -> torch.Tensor:
+    """Class of a single image whose view slot is unknown: (..., V, C) → (..., C).
+
+    The log of ``mean_k p(c | image at slot k)``, the class marginal over slots
+    with a uniform slot prior.  It is recovered from the log-ratios alone,
+    since ``p(c | slot k) = exp(r[k, c]) / (1 + Σ_c' exp(r[k, c']))`` under the
+    (C+1)-way softmax of slot k.  Exponentiated, the C values of an image sum
+    to at most 1 (the rest is "incorrect view" mass).
+
+    Args:
+        ratios: (..., V, C) from :func:`image_log_ratios` (one image's slots).
+    Returns:
+        (..., C) log-probabilities.
+    """
+    if ratios.ndim < 2 or ratios.shape[-1] < 1:
+        raise ValueError(f"ratios must be (..., V, C), got shape {tuple(ratios.shape)}")
+    zero = torch.zeros_like(ratios[..., :1])
+    log_p = ratios - torch.logsumexp(torch.cat([zero, ratios], dim=-1), dim=-1, keepdim=True)
+    return torch.logsumexp(log_p, dim=-2) - torch.log(torch.tensor(float(ratios.shape[-2]), dtype=ratios.dtype))
 
 
 def view_log_ratios(logits: torch.Tensor, num_views: int) -> torch.Tensor:
@@ -123,14 +145,15 @@ def view_targets(
 
 
 def rotationnet_loss(
-    logits: torch.Tensor, labels: torch.Tensor, candidates: torch.Tensor
+    logits: torch.Tensor, labels: torch.Tensor, candidates: torch.Tensor, label_smoothing: float = 0.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy of all V² (image, slot) rows of every object against
-    :func:`view_targets`.  Returns (scalar loss, chosen candidates (N,))."""
+    :func:`view_targets` (optionally label-smoothed over the C+1 classes of a
+    row).  Returns (scalar loss, chosen candidates (N,))."""
     v = candidates.shape[1]
     targets, chosen = view_targets(logits, labels, candidates)
     c1 = logits.shape[1] // v
-    return F.cross_entropy(logits.reshape(-1, c1), targets), chosen
+    return F.cross_entropy(logits.reshape(-1, c1), targets, label_smoothing=label_smoothing), chosen
 
 
 def joint_argmax(scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -7,7 +7,9 @@ split, one forward pass per image:
   (candidate, class) (the reference method);
 * ``object_acc_k`` — k random views per object, viewpoints unknown and
   order ignored (:func:`rotationnet.predict.unordered_assignment`);
-* ``image_acc`` — each image alone;
+* ``image_acc`` — each image alone, its class by the marginal over view
+  slots (:func:`rotationnet.assign.image_class_log_probs`);
+  ``image_acc_best_slot`` the paper's joint argmax over (slot, class);
 * ``asset_pose`` — each object's own alignment is the candidate its full set
   of views selects for its class (the original ``make_reference_poses``); each
   image alone is then predicted and its view slot, mapped back through that
@@ -33,7 +35,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .assign import candidate_scores, image_log_ratios
+from .assign import candidate_scores, image_class_log_probs, image_log_ratios
 from .checkpoint import checkpoint_stem, load_checkpoint
 from .data import MultiViewDataset, load_dataset
 from .errors import CheckpointError, DataError
@@ -127,13 +129,15 @@ def evaluate_ratios(ratios: np.ndarray, labels: np.ndarray, rig: ViewRig, ks=Non
                 hits.append(int(sc.argmax()) == labels[i])
         acc_k[str(k)] = float(np.mean(hits))
     res["object_acc_k"] = acc_k
-    # single images: joint argmax over (slot, class)
+    # single images: class by its marginal over slots, then that class's best slot
     flat = ratios.reshape(n * v, v, c)
     best_slot_per_class = flat.argmax(axis=1)  # (N·V, C)
-    img_cls = flat.max(axis=1).argmax(axis=1)  # (N·V,)
+    img_cls = image_class_log_probs(torch.as_tensor(flat, dtype=torch.float64)).numpy().argmax(axis=1)  # (N·V,)
     img_slot = best_slot_per_class[np.arange(n * v), img_cls]
     img_true = np.repeat(labels, v)
     res["image_acc"] = float(np.mean(img_cls == img_true))
+    # the paper's rule (joint argmax over slot and class), for reference
+    res["image_acc_best_slot"] = float(np.mean(flat.max(axis=1).argmax(axis=1) == img_true))
     true_image = np.tile(np.arange(v), n)
     # asset pose: the object's own alignment
     align = object_alignments(ratios, labels, cand)

@@ -229,11 +229,14 @@ class RotationNet(nn.Module):
         weights: optional local weights file for the backbone.
         input_size: override the backbone's default input size (e.g. 112 or
             160 for speed on CPU).
-        dropout: before the final layer.
+        dropout: before the head's first layer.
+        head_hidden: 0 for a linear head (the paper's last layer on the
+            backbone); N > 0 for one hidden layer of N units with ReLU, shared
+            by every view slot, before the V·(C+1) outputs.
     """
 
     def __init__(self, backbone: str, num_classes: int, rig: ViewRig | str, pretrained: bool = True,
-                 weights=None, input_size: int | None = None, dropout: float = 0.2):
+                 weights=None, input_size: int | None = None, dropout: float = 0.2, head_hidden: int = 0):
         super().__init__()
         if num_classes < 1:
             raise ValueError(f"num_classes must be >= 1, got {num_classes}")
@@ -241,7 +244,14 @@ class RotationNet(nn.Module):
         bb = create_backbone(backbone, pretrained=pretrained, weights=weights)
         self.backbone = bb.module
         v = rig.num_views
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(bb.num_features, v * (num_classes + 1)))
+        if head_hidden < 0:
+            raise ValueError(f"head_hidden must be >= 0, got {head_hidden}")
+        out = v * (num_classes + 1)
+        if head_hidden:
+            self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(bb.num_features, head_hidden), nn.ReLU(),
+                                      nn.Linear(head_hidden, out))
+        else:
+            self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(bb.num_features, out))
         self.register_buffer("candidates", torch.tensor(rig.candidates, dtype=torch.long), persistent=False)
         self.rig = rig
         self.num_classes = num_classes
@@ -257,6 +267,7 @@ class RotationNet(nn.Module):
             "rig": rig.to_dict(),
             "preprocess": pre,
             "dropout": dropout,
+            "head_hidden": int(head_hidden),
         }
 
     @property
@@ -285,7 +296,8 @@ class RotationNet(nn.Module):
             rig = ViewRig.from_dict(config["rig"])
             model = cls(config["backbone"], int(config["num_classes"]), rig, pretrained=False,
                         input_size=int(config["preprocess"]["input_size"]),
-                        dropout=float(config.get("dropout", 0.0)))
+                        dropout=float(config.get("dropout", 0.0)),
+                        head_hidden=int(config.get("head_hidden", 0)))
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"checkpoint model config is invalid: {e}") from None
         if model.config["num_views"] != int(config.get("num_views", model.config["num_views"])):

@@ -75,6 +75,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--head-hidden", type=int, default=0, metavar="N",
+                   help="one hidden layer of N units in the head, shared by all view slots (0: linear head)")
+    p.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="label smoothing of the training loss over each slot's C+1 classes (validation loss unsmoothed)")
     p.add_argument("--val-fraction", type=float, default=0.15)
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--workers", type=int, default=0, help="data loader processes")
@@ -244,7 +248,8 @@ def _train(args, run: Path, ctx: DistContext) -> dict:
         if resume_meta["classes"] != classes or resume_meta["model"]["rig"]["spec"] != rig.spec:
             raise CheckpointError(f"{run / 'last.json'}: checkpoint classes/rig differ from {manifest.origin}")
     model = RotationNet(args.backbone, len(classes), rig, pretrained=not args.no_pretrained,
-                        weights=args.weights, input_size=args.image_size, dropout=args.dropout)
+                        weights=args.weights, input_size=args.image_size, dropout=args.dropout,
+                        head_hidden=args.head_hidden)
     _seed_everything(args.seed + ctx.rank)  # then each rank its own dropout masks
     if resume_meta is not None:
         if resume_meta["state"].get("batch") and resume_meta["args"].get("batch_objects") != args.batch_objects:
@@ -366,7 +371,7 @@ def _train(args, run: Path, ctx: DistContext) -> dict:
             for i in range(0, len(order), per_rank):
                 idx = torch.tensor(order[i:i + per_rank])
                 logits = head(f_train[idx].flatten(0, 1).to(device))
-                loss, _ = rotationnet_loss(logits, y_train[idx].to(device), cand)
+                loss, _ = rotationnet_loss(logits, y_train[idx].to(device), cand, args.label_smoothing)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -433,7 +438,7 @@ def _train(args, run: Path, ctx: DistContext) -> dict:
                 x = x.to(device).flatten(0, 1).contiguous(memory_format=torch.channels_last)
                 y = y.to(device)
                 logits = net(x)
-                loss, _ = rotationnet_loss(logits, y, cand)
+                loss, _ = rotationnet_loss(logits, y, cand, args.label_smoothing)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -106,3 +106,35 @@ def test_bad_shapes_raise():
         assign.view_targets(torch.zeros(12, 12 * 5), torch.zeros(2, dtype=torch.long), cand)
     with pytest.raises(ValueError):
         assign.view_targets(torch.zeros(12, 12 * 5), torch.tensor([4]), cand)
+
+
+@pytest.mark.parametrize("v,c", [(12, 5), (20, 3), (4, 1)])
+def test_single_image_class_marginal_matches_softmax_of_the_logits(v, c):
+    """image_class_log_probs sees only the log-ratios; the reference takes the
+    (C+1)-way softmax of every slot's raw logits and averages over slots."""
+    g = torch.Generator().manual_seed(v * 10 + c)
+    logits = torch.randn(7, v * (c + 1), generator=g, dtype=torch.float64) * 6
+    got = assign.image_class_log_probs(assign.image_log_ratios(logits, v)).exp().numpy()
+    ref = np.zeros((7, c))
+    for m in range(7):
+        for k in range(v):
+            row = logits[m, k * (c + 1):(k + 1) * (c + 1)].numpy()
+            p = np.exp(row - row.max())
+            ref[m] += (p / p.sum())[:c] / v
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+    assert np.all(got.sum(axis=1) <= 1 + 1e-9)
+    with pytest.raises(ValueError):
+        assign.image_class_log_probs(torch.zeros(5))
+
+
+def test_label_smoothing_changes_the_loss_not_the_targets():
+    rig = views.ring(4)
+    cand = torch.tensor(rig.candidates)
+    logits = torch.randn(2 * 4, 4 * 3, generator=torch.Generator().manual_seed(1))
+    labels = torch.tensor([0, 1])
+    plain, ch0 = assign.rotationnet_loss(logits, labels, cand)
+    smooth, ch1 = assign.rotationnet_loss(logits, labels, cand, label_smoothing=0.1)
+    targets, _ = assign.view_targets(logits, labels, cand)
+    ref = torch.nn.functional.cross_entropy(logits.reshape(-1, 3), targets, label_smoothing=0.1)
+    assert torch.equal(ch0, ch1) and not torch.isclose(plain, smooth)
+    torch.testing.assert_close(smooth, ref)

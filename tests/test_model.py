@@ -76,3 +76,19 @@ def test_local_weights_file(tmp_path):
 def test_unknown_backbone():
     with pytest.raises(ValueError, match="unknown backbone"):
         M.create_backbone("no_such_net_xyz")
+
+
+def test_hidden_head_round_trips_through_a_checkpoint(tmp_path):
+    from rotationnet.checkpoint import load_checkpoint, save_checkpoint
+
+    net = M.RotationNet("efficientnet_lite0", 3, "ring12", pretrained=False, input_size=64, head_hidden=16).eval()
+    assert [type(m).__name__ for m in net.head] == ["Dropout", "Linear", "ReLU", "Linear"]
+    assert net.head[1].out_features == 16 and net.head[3].out_features == 12 * 4
+    save_checkpoint(tmp_path / "best", net, {"classes": ["a", "b", "c"]})
+    loaded, meta = load_checkpoint(tmp_path / "best")
+    assert loaded.config == net.config and meta["model"]["head_hidden"] == 16
+    x = torch.randn(12, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.eval()(x), net(x))
+    with pytest.raises(ValueError):
+        M.RotationNet("efficientnet_lite0", 3, "ring12", pretrained=False, head_hidden=-1)
