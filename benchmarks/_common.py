@@ -6,6 +6,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import shlex
 import sys
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def write_result(name: str, rows: list[dict], extra: dict | None = None) -> Path
     out = {
         "benchmark": name,
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name] + sys.argv),
+        "command": shlex.join([Path(sys.executable).name] + sys.argv),
         "machine": machine(),
         "rows": rows,
     }
