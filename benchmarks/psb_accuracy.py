@@ -39,18 +39,16 @@ from _common import parse_args_of as _parse  # noqa: E402
 
 
 def train_classifier(x_train, y_train, x_test, epochs=300, lr=3e-3, wd=1e-4, seed=0, hidden=0, label_smoothing=0.0):
-    """A classifier on fixed features (AdamW, full batch): linear, or with one
-    hidden ReLU layer of ``hidden`` units, the same head shapes RotationNet
-    can have.  Returns test logits."""
+    """A classifier on fixed features (AdamW, full batch) with RotationNet's
+    head shape (:func:`rotationnet.model.build_head`).  Returns test logits."""
     import torch
+
+    from rotationnet.model import build_head
 
     torch.manual_seed(seed)
     x = torch.as_tensor(x_train, dtype=torch.float32)
     y = torch.as_tensor(y_train, dtype=torch.long)
-    c = int(y.max()) + 1
-    layers = [torch.nn.Linear(x.shape[1], hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, c)] if hidden else \
-        [torch.nn.Linear(x.shape[1], c)]
-    net = torch.nn.Sequential(torch.nn.Dropout(0.2), *layers)
+    net = build_head(x.shape[1], int(y.max()) + 1, hidden)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=wd)
     for _ in range(epochs):
         opt.zero_grad()

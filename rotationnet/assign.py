@@ -12,6 +12,8 @@ candidates or views.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -69,7 +71,7 @@ def image_class_log_probs(ratios: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"ratios must be (..., V, C), got shape {tuple(ratios.shape)}")
     zero = torch.zeros_like(ratios[..., :1])
     log_p = ratios - torch.logsumexp(torch.cat([zero, ratios], dim=-1), dim=-1, keepdim=True)
-    return torch.logsumexp(log_p, dim=-2) - torch.log(torch.tensor(float(ratios.shape[-2]), dtype=ratios.dtype))
+    return torch.logsumexp(log_p, dim=-2) - math.log(ratios.shape[-2])
 
 
 def view_log_ratios(logits: torch.Tensor, num_views: int) -> torch.Tensor:

@@ -31,6 +31,7 @@ from .views import ViewRig, get_rig
 __all__ = [
     "Backbone",
     "RotationNet",
+    "build_head",
     "register_backbone",
     "create_backbone",
     "list_backbones",
@@ -218,6 +219,16 @@ def create_backbone(name: str, pretrained: bool = True, weights: str | Path | No
     return _timm(timm_name, pretrained, weights)
 
 
+def build_head(in_features: int, out_features: int, hidden: int = 0, dropout: float = 0.2) -> nn.Sequential:
+    """Dropout, then a linear layer (``hidden`` = 0) or one hidden ReLU layer
+    of ``hidden`` units and a linear layer: (B, in_features) → (B, out_features)."""
+    if hidden < 0:
+        raise ValueError(f"hidden must be >= 0, got {hidden}")
+    layers = [nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, out_features)] if hidden else \
+        [nn.Linear(in_features, out_features)]
+    return nn.Sequential(nn.Dropout(dropout), *layers)
+
+
 class RotationNet(nn.Module):
     """CNN with V·(C+1) outputs per image.
 
@@ -244,14 +255,7 @@ class RotationNet(nn.Module):
         bb = create_backbone(backbone, pretrained=pretrained, weights=weights)
         self.backbone = bb.module
         v = rig.num_views
-        if head_hidden < 0:
-            raise ValueError(f"head_hidden must be >= 0, got {head_hidden}")
-        out = v * (num_classes + 1)
-        if head_hidden:
-            self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(bb.num_features, head_hidden), nn.ReLU(),
-                                      nn.Linear(head_hidden, out))
-        else:
-            self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(bb.num_features, out))
+        self.head = build_head(bb.num_features, v * (num_classes + 1), head_hidden, dropout)
         self.register_buffer("candidates", torch.tensor(rig.candidates, dtype=torch.long), persistent=False)
         self.rig = rig
         self.num_classes = num_classes

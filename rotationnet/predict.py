@@ -52,7 +52,7 @@ def unordered_assignment(ratios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         scores (C,): the best total per class; slots (C, M): the slot of each
         image under that class's best assignment.  A single image (M = 1) is
         scored by its class marginal over slots (:func:`image_class_log_probs`,
-        log-probabilities), which measured 2–4 points better than its best
+        log-probabilities), which measured 1–4 points better than its best
         slot's ratio on PSB; its slot is still the best one for each class.
     """
     from scipy.optimize import linear_sum_assignment
@@ -211,9 +211,10 @@ class Predictor:
         prob = softmax(scores)
         order = np.argsort(-scores, kind="stable")[:max(1, top_k)]
         ae = rig.azimuth_elevation_deg()
+        alone = image_class_log_probs(torch.as_tensor(r, dtype=torch.float64)).argmax(dim=1)  # (M,)
         per_image = []
         for m in range(r.shape[0]):
-            best_c = int(image_class_log_probs(torch.as_tensor(r[m], dtype=torch.float64)).argmax())
+            best_c = int(alone[m])
             per_image.append({
                 "image": names[m] if names else f"image {m}",
                 "view_slot": int(slot[m]),
