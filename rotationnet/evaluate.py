@@ -20,6 +20,9 @@ split, one forward pass per image:
   (turntable photos): one alignment per class, the candidate most training
   objects of the class select, used instead of the object's own;
 * a confusion matrix (JSON and PNG);
+* ``eval_<split>_images.csv`` — every image alone: its object, true class and
+  view, the predicted class and view, and whether the class is right (to find
+  the failures, or to compare two models image by image);
 * ``skipped`` — objects left out because an image was missing or unreadable
   (each with its error); the others are evaluated.
 """
@@ -39,11 +42,11 @@ from .assign import candidate_scores, image_class_log_probs, image_log_ratios
 from .checkpoint import checkpoint_stem, load_checkpoint
 from .data import MultiViewDataset, load_dataset
 from .errors import CheckpointError, DataError
-from .fileio import atomic_path, atomic_write_json
+from .fileio import atomic_path, atomic_write_json, atomic_write_text
 from .predict import default_device, unordered_assignment
 from .views import ViewRig, camera_matrices, geodesic_deg
 
-__all__ = ["add_arguments", "main", "dataset_ratios", "evaluate_ratios", "object_alignments"]
+__all__ = ["add_arguments", "main", "dataset_ratios", "evaluate_ratios", "image_table", "object_alignments"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -147,10 +150,33 @@ def evaluate_ratios(ratios: np.ndarray, labels: np.ndarray, rig: ViewRig, ks=Non
     if ok.any():
         res["asset_pose_correct_class"] = _pose_errors(rig, pred_image[ok], true_image[ok])
     if class_alignment is not None:
-        pred_image = cand[class_alignment[img_true], img_slot]
-        res["class_pose"] = _pose_errors(rig, pred_image, true_image)
+        res["class_pose"] = _pose_errors(rig, cand[class_alignment[img_true], img_slot], true_image)
     res["confusion"] = conf.tolist()
+    # per-image predictions (run_eval writes them as CSV, not into the JSON)
+    res["image_pred_class"] = img_cls.tolist()
+    res["image_pred_view"] = pred_image.tolist()
     return res
+
+
+PER_IMAGE_KEYS = ("image_pred_class", "image_pred_view")
+
+
+def image_table(res: dict, object_ids: list[str], labels, classes: list[str]) -> str:
+    """CSV text of the per-image predictions in ``res`` (from
+    :func:`evaluate_ratios`), one row per image in the split's (object, view)
+    order; ``labels`` are the objects' class indices."""
+    import csv
+    import io
+
+    v = res["num_views"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["object", "true_class", "view", "pred_class", "pred_view", "correct"])
+    for i, (pc, pv) in enumerate(zip(res["image_pred_class"], res["image_pred_view"])):
+        obj, view = divmod(i, v)
+        true = int(labels[obj])
+        w.writerow([object_ids[obj], classes[true], view, classes[pc], pv, int(pc == true)])
+    return buf.getvalue()
 
 
 def save_confusion_png(conf: np.ndarray, classes: list[str], path, title: str) -> None:
@@ -241,10 +267,12 @@ def run_eval(args: argparse.Namespace) -> dict:
            "skipped": skipped}
     out = Path(args.out) if args.out else stem.parent
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / f"eval_{args.split}.json", res)
+    atomic_write_json(out / f"eval_{args.split}.json", {k: x for k, x in res.items() if k not in PER_IMAGE_KEYS})
+    atomic_write_text(out / f"eval_{args.split}_images.csv", image_table(res, [o.id for o in ds.objects], ds.labels, classes))
     save_confusion_png(np.array(res["confusion"]), classes, out / f"eval_{args.split}_confusion.png",
                        f"{args.split}: object accuracy {res['object_acc_all']:.3f} ({res['objects']} objects)")
-    res["outputs"] = [str(out / f"eval_{args.split}.json"), str(out / f"eval_{args.split}_confusion.png")]
+    res["outputs"] = [str(out / f"eval_{args.split}.json"), str(out / f"eval_{args.split}_confusion.png"),
+                      str(out / f"eval_{args.split}_images.csv")]
     return res
 
 

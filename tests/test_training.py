@@ -1,6 +1,7 @@
 """Real short training runs through the command line: train, eval, predict,
 resume, and checkpoint safety."""
 
+import csv
 import json
 import pickle
 import subprocess
@@ -66,6 +67,16 @@ def test_eval_on_held_out_objects(trained_run, synth_layout, capsys):
     assert "class_pose" in res
     assert np.array(res["confusion"]).sum() == 8
     assert (trained_run / "eval_test_confusion.png").stat().st_size > 1000
+    # the per-image table agrees with the summary: one row per image, same accuracy and exact-view rate
+    with open(trained_run / "eval_test_images.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 8 * 12 and "image_pred_class" not in res
+    assert np.mean([int(r["correct"]) for r in rows]) == pytest.approx(res["image_acc"])
+    assert all(int(r["correct"]) == (r["pred_class"] == r["true_class"]) for r in rows)
+    assert np.mean([r["pred_view"] == r["view"] for r in rows]) == pytest.approx(res["asset_pose"]["exact_view_rate"])
+    objects = sorted({r["object"] for r in rows})
+    assert len(objects) == 8 and all(o.startswith("test/") or "/test/" in o for o in objects), objects
+    assert all(sorted(int(r["view"]) for r in rows if r["object"] == o) == list(range(12)) for o in objects)
 
 
 def test_predict_cli_and_api(trained_run, synth_layout, capsys):
