@@ -19,7 +19,10 @@ Goals: 12-view object accuracy ≥ 90 %, single image ≥ 70 %, both above the b
 
 With 96 test objects one object is 1.04 points and a rerun with another seed
 moves the all-view accuracy by ±2 points, so ``--seeds`` repeats training (and
-the baselines) with several seeds and adds a mean ± std row per rig.
+the baselines) with several seeds and adds a mean ± std row per rig.  The
+comparisons with the baselines are paired (same test objects, same seeds): the
+mean row also gives each difference with a 95 % bootstrap interval over the test
+objects (per-object differences averaged over the seeds, objects resampled).
 """
 
 from __future__ import annotations
@@ -98,12 +101,40 @@ def baselines(run: Path, data: Path, size: int, backbone: str, seed: int = 0) ->
     p = np.exp(sv - sv.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     obj = p.reshape(len(yte), v, -1).mean(axis=1).argmax(axis=1)
+    hits = {"labels": yte, "mvcnn_object": mv.argmax(axis=1) == yte, "single_view_object": obj == yte,
+            "single_view_image": (sv.argmax(axis=1) == np.repeat(yte, v)).reshape(len(yte), v)}
     return {
-        "mvcnn_object_acc": float(np.mean(mv.argmax(axis=1) == yte)),
-        "single_view_object_acc": float(np.mean(obj == yte)),
-        "single_view_image_acc": float(np.mean(sv.argmax(axis=1) == np.repeat(yte, v))),
+        "mvcnn_object_acc": float(np.mean(hits["mvcnn_object"])),
+        "single_view_object_acc": float(np.mean(hits["single_view_object"])),
+        "single_view_image_acc": float(np.mean(hits["single_view_image"])),
         "baseline_train_seconds": feat_s + mv_s + sv_s,
-    }
+    }, hits
+
+
+# paired differences reported in the mean row: (name, RotationNet hits, baseline hits)
+COMPARISONS = [("object_acc_all_minus_mvcnn", "object", "mvcnn_object"),
+               ("object_acc_all_minus_single_view", "object", "single_view_object"),
+               ("image_acc_minus_single_view", "image", "single_view_image")]
+
+
+def paired_difference(diffs: np.ndarray, resamples: int = 10000, seed: int = 0) -> dict:
+    """Mean of paired per-object differences and its 95 % bootstrap interval.
+
+    Args:
+        diffs: (S, N) difference per seed and test object (an object's score
+            is its hit, or the mean hit of its images).
+    Returns {"mean", "ci95": [lo, hi], "better_objects", "worse_objects"} with
+    objects resampled (the seeds of an object stay together).
+    """
+    d = np.asarray(diffs, dtype=np.float64)
+    if d.ndim != 2 or d.shape[1] < 2:
+        raise ValueError(f"diffs must be (seeds, objects ≥ 2), got shape {d.shape}")
+    per_obj = d.mean(axis=0)
+    idx = np.random.default_rng(seed).integers(0, len(per_obj), size=(resamples, len(per_obj)))
+    boot = per_obj[idx].mean(axis=1)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    return {"mean": float(per_obj.mean()), "ci95": [float(lo), float(hi)],
+            "better_objects": int((per_obj > 0).sum()), "worse_objects": int((per_obj < 0).sum())}
 
 
 def _mean_row(seed_rows: list[dict]) -> dict:
@@ -165,7 +196,7 @@ def main() -> None:
         bb = "" if args.backbone == "efficientnet_lite0" else f"-{args.backbone.replace(':', '_')}"
         extra = "".join(args.train_args.split()).replace("--", "-")
         vf = f"-vf{args.val_fraction:g}"
-        seed_rows = []
+        seed_rows, seed_hits = [], []
         for seed in [int(x) for x in (args.seeds or ("0" if args.quick else "0,1,2")).split(",")]:
             sd = f"-s{seed}" if seed else ""
             run = work / f"run-{spec}-{size}-ft{args.finetune_epochs}-rc{args.rotated_copies}{bb}-h{args.head_epochs}{extra}{vf}{sd}"
@@ -177,7 +208,13 @@ def main() -> None:
             train_s = time.time() - t0
             res = evaluate.run_eval(_parse(evaluate, [str(run), str(data), "--split", "test", "--k", "1,2,4",
                                                       "--trials", "5"]))
-            base = baselines(run, data, size, args.backbone, seed)
+            base, hits = baselines(run, data, size, args.backbone, seed)
+            if len(res["object_pred_class"]) != len(hits["labels"]):
+                raise RuntimeError(f"{data}: eval skipped test objects ({res['skipped']}); paired comparison impossible")
+            v = res["num_views"]
+            hits["object"] = np.array(res["object_pred_class"]) == hits["labels"]
+            hits["image"] = (np.array(res["image_pred_class"]) == np.repeat(hits["labels"], v)).reshape(-1, v)
+            seed_hits.append(hits)
             row = {
                 "rig": spec, "seed": seed, "size": size, "classes": len(res["classes"]), "test_objects": res["objects"],
                 "object_acc_all": res["object_acc_all"],
@@ -195,8 +232,19 @@ def main() -> None:
             seed_rows.append(row)
             print_table([row], list(row))
         rows += seed_rows
-        if len(seed_rows) > 1:
-            rows.append(_mean_row(seed_rows))
+        mean = _mean_row(seed_rows) if len(seed_rows) > 1 else {"rig": spec, "seed": "paired"}
+        for name, ours, theirs in COMPARISONS:
+            diff = np.stack([h[ours].reshape(len(h["labels"]), -1).mean(axis=1)
+                             - h[theirs].reshape(len(h["labels"]), -1).mean(axis=1) for h in seed_hits])
+            pd = paired_difference(diff)
+            mean[name] = pd["mean"]
+            mean[name + "_ci95"] = pd["ci95"]
+            mean[name + "_objects_better_worse"] = [pd["better_objects"], pd["worse_objects"]]
+        rows.append(mean)
+        for name, _, _ in COMPARISONS:
+            lo, hi = mean[name + "_ci95"]
+            print(f"{spec}: {name} {100 * mean[name]:+.2f} points, 95 % CI [{100 * lo:+.2f}, {100 * hi:+.2f}] "
+                  f"(objects better/worse: {mean[name + '_objects_better_worse']})")
     cols = ["rig", "seed", "object_acc_all", "acc_k1", "acc_k2", "acc_k4", "image_acc", "mvcnn_object_acc",
             "single_view_object_acc", "single_view_image_acc", "pose_exact", "pose_geodesic_median_deg",
             "train_seconds"]

@@ -152,13 +152,14 @@ def evaluate_ratios(ratios: np.ndarray, labels: np.ndarray, rig: ViewRig, ks=Non
     if class_alignment is not None:
         res["class_pose"] = _pose_errors(rig, cand[class_alignment[img_true], img_slot], true_image)
     res["confusion"] = conf.tolist()
-    # per-image predictions (run_eval writes them as CSV, not into the JSON)
+    # per-object and per-image predictions (run_eval writes the images as CSV; neither goes into the JSON)
+    res["object_pred_class"] = pred_all.tolist()
     res["image_pred_class"] = img_cls.tolist()
     res["image_pred_view"] = pred_image.tolist()
     return res
 
 
-PER_IMAGE_KEYS = ("image_pred_class", "image_pred_view")
+PER_ITEM_KEYS = ("object_pred_class", "image_pred_class", "image_pred_view")
 
 
 def image_table(res: dict, object_ids: list[str], labels, classes: list[str]) -> str:
@@ -267,7 +268,7 @@ def run_eval(args: argparse.Namespace) -> dict:
            "skipped": skipped}
     out = Path(args.out) if args.out else stem.parent
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / f"eval_{args.split}.json", {k: x for k, x in res.items() if k not in PER_IMAGE_KEYS})
+    atomic_write_json(out / f"eval_{args.split}.json", {k: x for k, x in res.items() if k not in PER_ITEM_KEYS})
     atomic_write_text(out / f"eval_{args.split}_images.csv", image_table(res, [o.id for o in ds.objects], ds.labels, classes))
     save_confusion_png(np.array(res["confusion"]), classes, out / f"eval_{args.split}_confusion.png",
                        f"{args.split}: object accuracy {res['object_acc_all']:.3f} ({res['objects']} objects)")
