@@ -149,7 +149,7 @@ def run_demo(out, quick: bool = False, finetune_epochs: int | None = None, seed:
         "training time (s)": round(train_seconds, 1),
         "whole demo (s)": round(time.time() - t_start, 1),
     }
-    atomic_write_json(report / "metrics.json", {**metrics, "eval": res, "predictions": predictions})
+    atomic_write_json(report / "metrics.json", {**metrics, "eval": evaluate.json_summary(res), "predictions": predictions})
     page = write_html_report(
         report, "RotationNet demo: procedural props", metrics,
         {"training curves": curves.name, "confusion matrix (12 views)": Path(res["outputs"][1]).name},
@@ -158,6 +158,7 @@ def run_demo(out, quick: bool = False, finetune_epochs: int | None = None, seed:
          f"ring-12 rig at {size} px (+2 turned copies of each training mesh); efficientnet_lite0, frozen-feature head "
          f"then {epochs} fine-tuning epoch(s).",
          f"Renders: {data} (contact sheets in {data / 'sheets'}); run: {run}.",
+         f"Every held-out image alone, predicted class and view: {Path(res['outputs'][2]).name}.",
          "Chance level: 12.5% for the class, 8.3% for the exact view."])
     print(f"report: {page.resolve()}")
     print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}, indent=2))

@@ -46,7 +46,8 @@ from .fileio import atomic_path, atomic_write_json, atomic_write_text
 from .predict import default_device, unordered_assignment
 from .views import ViewRig, camera_matrices, geodesic_deg
 
-__all__ = ["add_arguments", "main", "dataset_ratios", "evaluate_ratios", "image_table", "object_alignments"]
+__all__ = ["add_arguments", "main", "dataset_ratios", "evaluate_ratios", "image_table", "json_summary",
+           "object_alignments"]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -162,6 +163,12 @@ def evaluate_ratios(ratios: np.ndarray, labels: np.ndarray, rig: ViewRig, ks=Non
 PER_ITEM_KEYS = ("object_pred_class", "image_pred_class", "image_pred_view")
 
 
+def json_summary(res: dict) -> dict:
+    """``res`` without its per-object and per-image lists: what goes into
+    ``eval_<split>.json`` (the images go to the CSV of :func:`image_table`)."""
+    return {k: x for k, x in res.items() if k not in PER_ITEM_KEYS}
+
+
 def image_table(res: dict, object_ids: list[str], labels, classes: list[str]) -> str:
     """CSV text of the per-image predictions in ``res`` (from
     :func:`evaluate_ratios`), one row per image in the split's (object, view)
@@ -268,7 +275,7 @@ def run_eval(args: argparse.Namespace) -> dict:
            "skipped": skipped}
     out = Path(args.out) if args.out else stem.parent
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / f"eval_{args.split}.json", {k: x for k, x in res.items() if k not in PER_ITEM_KEYS})
+    atomic_write_json(out / f"eval_{args.split}.json", json_summary(res))
     atomic_write_text(out / f"eval_{args.split}_images.csv", image_table(res, [o.id for o in ds.objects], ds.labels, classes))
     save_confusion_png(np.array(res["confusion"]), classes, out / f"eval_{args.split}_confusion.png",
                        f"{args.split}: object accuracy {res['object_acc_all']:.3f} ({res['objects']} objects)")
