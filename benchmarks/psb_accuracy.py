@@ -101,7 +101,7 @@ def baselines(run: Path, data: Path, size: int, backbone: str, seed: int = 0) ->
     p = np.exp(sv - sv.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     obj = p.reshape(len(yte), v, -1).mean(axis=1).argmax(axis=1)
-    hits = {"labels": yte, "mvcnn_object": mv.argmax(axis=1) == yte, "single_view_object": obj == yte,
+    hits = {"classes": m.classes, "labels": yte, "mvcnn_object": mv.argmax(axis=1) == yte, "single_view_object": obj == yte,
             "single_view_image": (sv.argmax(axis=1) == np.repeat(yte, v)).reshape(len(yte), v)}
     return {
         "mvcnn_object_acc": float(np.mean(hits["mvcnn_object"])),
@@ -187,7 +187,8 @@ def main() -> None:
                 (lib / c).symlink_to(psb / c)
     rows = []
     for spec in rigs:
-        data = work / f"renders-{spec}-{size}-rc{args.rotated_copies}"
+        lib_tag = "psb8-" if args.quick else ""  # a --work folder may hold both libraries
+        data = work / f"renders-{lib_tag}{spec}-{size}-rc{args.rotated_copies}"
         t0 = time.time()
         s = render_library(lib, data, RenderSettings(rig=spec, size=size, supersample=2), workers=2,
                            rotated_copies=args.rotated_copies, progress=False)
@@ -199,7 +200,7 @@ def main() -> None:
         seed_rows, seed_hits = [], []
         for seed in [int(x) for x in (args.seeds or ("0" if args.quick else "0,1,2")).split(",")]:
             sd = f"-s{seed}" if seed else ""
-            run = work / f"run-{spec}-{size}-ft{args.finetune_epochs}-rc{args.rotated_copies}{bb}-h{args.head_epochs}{extra}{vf}{sd}"
+            run = work / f"run-{lib_tag}{spec}-{size}-ft{args.finetune_epochs}-rc{args.rotated_copies}{bb}-h{args.head_epochs}{extra}{vf}{sd}"
             t0 = time.time()
             train.train(_parse(train, [str(data), "--out", str(run), "--image-size", str(size), "--backbone", args.backbone,
                                        "--head-epochs", str(args.head_epochs), "--epochs", str(args.finetune_epochs),
@@ -209,8 +210,9 @@ def main() -> None:
             res = evaluate.run_eval(_parse(evaluate, [str(run), str(data), "--split", "test", "--k", "1,2,4",
                                                       "--trials", "5"]))
             base, hits = baselines(run, data, size, args.backbone, seed)
-            if len(res["object_pred_class"]) != len(hits["labels"]):
-                raise RuntimeError(f"{data}: eval skipped test objects ({res['skipped']}); paired comparison impossible")
+            if res["skipped"] or res["classes"] != hits["classes"]:
+                raise RuntimeError(f"{data}: eval skipped test objects ({res['skipped']}) or ordered the classes "
+                                   "differently from the baselines; a paired comparison is impossible")
             v = res["num_views"]
             hits["object"] = np.array(res["object_pred_class"]) == hits["labels"]
             hits["image"] = (np.array(res["image_pred_class"]) == np.repeat(hits["labels"], v)).reshape(-1, v)
