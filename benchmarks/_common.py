@@ -16,15 +16,6 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("ROTATIONNET_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
-def parse_args_of(module, argv: list[str]):
-    """The argparse namespace a command module (``add_arguments``) builds from ``argv``."""
-    import argparse
-
-    p = argparse.ArgumentParser()
-    module.add_arguments(p)
-    return p.parse_args(argv)
-
-
 def machine() -> dict:
     info = {
         "python": platform.python_version(),

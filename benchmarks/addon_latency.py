@@ -28,7 +28,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(ROOT / "tests"))
 from _common import print_table, write_result  # noqa: E402
 
 SCENARIO = r'''
@@ -79,23 +78,25 @@ worker.shutdown()
 '''
 
 
+CATEGORIES = ("chair", "desk_lamp", "mug", "car")  # props whose pose the figure shows
+
+
 def _direction(az, el):
     az, el = math.radians(az), math.radians(el)
     return [math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)]
 
 
 def prepare(tmp: Path, quick: bool) -> dict:
-    import synth
     from PIL import Image
 
     from render.bulk import render_library
     from render.engine import Renderer, RenderSettings
     from render.procedural import write_library
     from rotationnet import cli
-    from rotationnet.views import from_cameras
+    from rotationnet.core.views import from_cameras
 
     instances, held_out = (6, 1) if quick else (14, 2)
-    lib = write_library(tmp / "library", instances=instances, test=held_out, seed=3, categories=synth.CLASSES)
+    lib = write_library(tmp / "library", instances=instances, test=held_out, seed=3, categories=CATEGORIES)
     s = render_library(lib, tmp / "data", RenderSettings(rig="ring12", size=112, supersample=2),
                        rotated_copies=2, progress=False)
     assert s.ok, s.failed
@@ -106,7 +107,7 @@ def prepare(tmp: Path, quick: bool) -> dict:
     paths = []
     for label, az, el in refs:
         cams = np.array([_direction(az, el), [0, 0, 1.0], [1.0, 0, 0]])
-        with Renderer(RenderSettings(size=224, supersample=2), rig=from_cameras(cams, upright=False)) as r:
+        with Renderer(RenderSettings(rig=from_cameras(cams, upright=False), size=224, supersample=2)) as r:
             images, _, _ = r.render_file(next((lib / label / "test").glob("*.ply")))
         p = tmp / f"ref_{label}.png"
         Image.fromarray(images[0]).save(p)
@@ -136,7 +137,7 @@ def figure(prep: dict, shots: list[dict], path: Path) -> None:
     from PIL import Image, ImageDraw
 
     from render.engine import Renderer, RenderSettings
-    from rotationnet.views import from_cameras
+    from rotationnet.core.views import from_cameras
 
     rows = []
     for ref, shot in zip(prep["refs"], shots):
@@ -146,7 +147,7 @@ def figure(prep: dict, shots: list[dict], path: Path) -> None:
         d = np.array(shot["cam_dir"])
         cams = np.array([d, [0.0, 0.0, 1.0] if abs(d[2]) < 0.9 else [1.0, 0.0, 0.0]])
         up = np.array([shot["cam_up"], [0.0, 1.0, 0.0] if abs(d[2]) < 0.9 else [0.0, 0.0, 1.0]])
-        with Renderer(RenderSettings(size=224, supersample=2), rig=from_cameras(cams, upright=False, up=up)) as r:
+        with Renderer(RenderSettings(rig=from_cameras(cams, upright=False, up=up), size=224, supersample=2)) as r:
             placed, _ = r.render(v, f)
         a = Image.open(ref).convert("RGB").resize((224, 224))
         b = Image.fromarray(placed[0])

@@ -1,4 +1,4 @@
-"""Latent view assignment: vectorized (rotationnet.assign) vs the original code's loop.
+"""Latent view assignment: vectorized (rotationnet.nn.assign) vs the original code's loop.
 
     python benchmarks/assign_speed.py [--quick]
 
@@ -20,7 +20,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import print_table, write_result  # noqa: E402
 
-from rotationnet import assign, views  # noqa: E402
+from rotationnet.core import views  # noqa: E402
+from rotationnet.nn import assign  # noqa: E402
 
 
 def original_loop(output: torch.Tensor, target: torch.Tensor, vcand: np.ndarray, nview: int):

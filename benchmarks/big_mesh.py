@@ -21,17 +21,18 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _common import ROOT, print_table, write_result  # noqa: E402
 
-import badinput  # noqa: E402  (the test corpus' mesh writers)
+import trimesh  # noqa: E402
+
+from render.procedural import grid_mesh  # noqa: E402
 
 
 def measure(faces: int, size: int, work: Path) -> dict:
-    v, f = badinput.grid_mesh(faces)
+    v, f = grid_mesh(faces)
     lib = work / f"lib{faces}" / "terrain" / "train"
     lib.mkdir(parents=True)
-    (lib / "big.ply").write_bytes(badinput.ply_binary(v, f))
+    trimesh.Trimesh(v, f, process=False).export(lib / "big.ply")  # binary PLY
     probe = ("import resource, subprocess, sys, time\n"
              "t = time.time()\n"
              f"r = subprocess.run([sys.executable, '-m', 'rotationnet.cli', 'render', {str(lib.parent.parent)!r}, "

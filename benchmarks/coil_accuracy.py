@@ -26,7 +26,6 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED, print_table, write_result  # noqa: E402
-from _common import parse_args_of as _parse  # noqa: E402
 
 
 def photos(obj_dir: Path) -> dict[int, Path]:
@@ -39,8 +38,8 @@ def photos(obj_dir: Path) -> dict[int, Path]:
 
 
 def build_manifest(coil: Path, work: Path, objects: list[int]):
-    from rotationnet.manifest import Manifest, ObjectEntry
-    from rotationnet.views import get_rig
+    from rotationnet.core.manifest import Manifest, ObjectEntry
+    from rotationnet.core.views import get_rig
 
     rig = get_rig("ring12")
     entries, tests, substitutes = [], [], []
@@ -78,9 +77,10 @@ def main() -> None:
     coil = SHARED / "coil100"
     if not coil.is_dir():
         sys.exit(f"benchmark data not found: {coil}")
-    from rotationnet import train
-    from rotationnet.evaluate import object_alignments
-    from rotationnet.predict import Predictor, unordered_assignment
+    from rotationnet.nn import train
+    from rotationnet.nn.config import TrainConfig
+    from rotationnet.nn.evaluate import object_alignments
+    from rotationnet.nn.predict import Predictor, unordered_assignment
 
     work = Path(args.work or tempfile.mkdtemp(prefix="rotationnet-coil-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -88,9 +88,8 @@ def main() -> None:
     m, tests, substitutes = build_manifest(coil, work, objects)
     run = work / f"run-{args.size}-ft{args.finetune_epochs}"
     t0 = time.time()
-    train.train(_parse(train, [str(work), "--out", str(run), "--image-size", str(args.size), "--head-epochs",
-                               str(args.head_epochs), "--epochs", str(args.finetune_epochs), "--val-fraction", "0"]
-                       + (["--resume"] if (run / "last.json").exists() else [])))
+    train.train(TrainConfig(data=str(work), out=str(run), image_size=args.size, head_epochs=args.head_epochs,
+                            epochs=args.finetune_epochs, val_fraction=0.0, resume=(run / "last.json").exists()))
     train_s = time.time() - t0
     pred = Predictor.from_run(run)
     rig = pred.rig

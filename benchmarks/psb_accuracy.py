@@ -38,15 +38,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED, print_table, write_result  # noqa: E402
-from _common import parse_args_of as _parse  # noqa: E402
 
 
 def train_classifier(x_train, y_train, x_test, epochs=300, lr=3e-3, wd=1e-4, seed=0, hidden=0, label_smoothing=0.0):
     """A classifier on fixed features (AdamW, full batch) with RotationNet's
-    head shape (:func:`rotationnet.model.build_head`).  Returns test logits."""
+    head shape (:func:`rotationnet.nn.model.build_head`).  Returns test logits."""
     import torch
 
-    from rotationnet.model import build_head
+    from rotationnet.nn.model import build_head
 
     torch.manual_seed(seed)
     x = torch.as_tensor(x_train, dtype=torch.float32)
@@ -69,16 +68,17 @@ def baselines(run: Path, data: Path, size: int, backbone: str, seed: int = 0) ->
     (linear or one hidden layer) and label smoothing."""
     import torch
 
-    from rotationnet.checkpoint import read_metadata
-    from rotationnet.data import MultiViewDataset, load_dataset
-    from rotationnet.model import RotationNet
-    from rotationnet.train import extract_features
+    from rotationnet.nn.checkpoint import read_metadata
+    from rotationnet.nn.config import stored_config
+    from rotationnet.nn.data import MultiViewDataset, load_dataset
+    from rotationnet.nn.model import RotationNet
+    from rotationnet.nn.train import extract_features
 
     m = load_dataset(data)
     meta = read_metadata(run / "best")
     val_ids = set(meta["dataset"]["val_ids"])
     head = dict(hidden=int(meta["model"].get("head_hidden", 0)),
-                label_smoothing=float(meta["args"].get("label_smoothing", 0.0)), seed=seed)
+                label_smoothing=float(stored_config(meta).get("label_smoothing", 0.0)), seed=seed)
     model = RotationNet(backbone, len(m.classes), m.rig, input_size=size).eval()
     model.to(memory_format=torch.channels_last)
     kw = dict(image_size=size, mean=model.preprocess["mean"], std=model.preprocess["std"])
@@ -117,26 +117,6 @@ COMPARISONS = [("object_acc_all_minus_mvcnn", "object", "mvcnn_object"),
                ("image_acc_minus_single_view", "image", "single_view_image")]
 
 
-def paired_difference(diffs: np.ndarray, resamples: int = 10000, seed: int = 0) -> dict:
-    """Mean of paired per-object differences and its 95 % bootstrap interval.
-
-    Args:
-        diffs: (S, N) difference per seed and test object (an object's score
-            is its hit, or the mean hit of its images).
-    Returns {"mean", "ci95": [lo, hi], "better_objects", "worse_objects"} with
-    objects resampled (the seeds of an object stay together).
-    """
-    d = np.asarray(diffs, dtype=np.float64)
-    if d.ndim != 2 or d.shape[1] < 2:
-        raise ValueError(f"diffs must be (seeds, objects ≥ 2), got shape {d.shape}")
-    per_obj = d.mean(axis=0)
-    idx = np.random.default_rng(seed).integers(0, len(per_obj), size=(resamples, len(per_obj)))
-    boot = per_obj[idx].mean(axis=1)
-    lo, hi = np.percentile(boot, [2.5, 97.5])
-    return {"mean": float(per_obj.mean()), "ci95": [float(lo), float(hi)],
-            "better_objects": int((per_obj > 0).sum()), "worse_objects": int((per_obj < 0).sum())}
-
-
 def _mean_row(seed_rows: list[dict]) -> dict:
     """Mean of every numeric metric over the seeds, with ``<metric>_std``."""
     out = {"rig": seed_rows[0]["rig"], "seed": "mean"}
@@ -173,7 +153,10 @@ def main() -> None:
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="rotationnet-bench-blender-"))
     from render.bulk import render_library
     from render.engine import RenderSettings
-    from rotationnet import evaluate, train
+    from rotationnet.cli import build_parser
+    from rotationnet.nn import evaluate, train
+    from rotationnet.nn.config import EvalConfig, TrainConfig
+    from rotationnet.nn.stats import paired_difference
 
     work = Path(args.work or tempfile.mkdtemp(prefix="rotationnet-psb-"))
     rigs = ["ring12"] if args.quick else args.rigs.split(",")
@@ -202,13 +185,14 @@ def main() -> None:
             sd = f"-s{seed}" if seed else ""
             run = work / f"run-{lib_tag}{spec}-{size}-ft{args.finetune_epochs}-rc{args.rotated_copies}{bb}-h{args.head_epochs}{extra}{vf}{sd}"
             t0 = time.time()
-            train.train(_parse(train, [str(data), "--out", str(run), "--image-size", str(size), "--backbone", args.backbone,
-                                       "--head-epochs", str(args.head_epochs), "--epochs", str(args.finetune_epochs),
-                                       "--val-fraction", str(args.val_fraction), "--seed", str(seed)]
-                               + args.train_args.split() + (["--resume"] if (run / "last.json").exists() else [])))
+            # --train-args are `rotationnet train` flags: read them with that command's own parser
+            flags = build_parser("train").parse_args(["train", str(data), "--out", str(run), *args.train_args.split()])
+            train.train(TrainConfig.from_args(flags, image_size=size, backbone=args.backbone,
+                                              head_epochs=args.head_epochs, epochs=args.finetune_epochs,
+                                              val_fraction=args.val_fraction, seed=seed,
+                                              resume=(run / "last.json").exists()))
             train_s = time.time() - t0
-            res = evaluate.run_eval(_parse(evaluate, [str(run), str(data), "--split", "test", "--k", "1,2,4",
-                                                      "--trials", "5"]))
+            res = evaluate.run_eval(EvalConfig(run=str(run), data=str(data), split="test", ks=(1, 2, 4), trials=5))
             base, hits = baselines(run, data, size, args.backbone, seed)
             if res["skipped"] or res["classes"] != hits["classes"]:
                 raise RuntimeError(f"{data}: eval skipped test objects ({res['skipped']}) or ordered the classes "

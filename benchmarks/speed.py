@@ -25,8 +25,8 @@ from _common import print_table, write_result  # noqa: E402
 CHILD = r'''
 import json, resource, sys, tempfile, time
 import torch
-from rotationnet.model import RotationNet
-from rotationnet.assign import rotationnet_loss
+from rotationnet.nn.model import RotationNet
+from rotationnet.nn.assign import rotationnet_loss
 backbone, size = sys.argv[1], int(sys.argv[2])
 torch.manual_seed(0)
 model = RotationNet(backbone, 40, "ring12", pretrained=False, input_size=size).to(memory_format=torch.channels_last)
@@ -54,8 +54,8 @@ with torch.no_grad():
         model.features(x)
     feat_ips = 24 * n / (time.perf_counter() - t0)
 # Predictor latency for 1 and 12 images (image decoding included)
-from rotationnet.checkpoint import save_checkpoint
-from rotationnet.predict import Predictor
+from rotationnet.nn.checkpoint import save_checkpoint
+from rotationnet.nn.predict import Predictor
 import numpy as np
 from PIL import Image
 tmp = tempfile.mkdtemp()

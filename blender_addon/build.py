@@ -1,8 +1,9 @@
 """Build the installable extension zip: ``make addon`` (or ``python blender_addon/build.py``).
 
 1. stage the add-on sources,
-2. bundle the numpy-only part of rotationnet (camera rigs) as a wheel — the
-   add-on's placement maths uses ``rotationnet.views``; torch stays out,
+2. bundle ``rotationnet/__init__.py`` and ``rotationnet/core`` — the numpy-only
+   level (camera rigs, the worker protocol) — as a wheel; nothing else of the
+   package goes in, so torch and the renderer stay out,
 3. run Blender's own extension tool (``blender --command extension``, here
    from the bpy module) to validate and build ``dist/rotationnet-<version>.zip``.
 """
@@ -35,7 +36,10 @@ def blender_ext_tool() -> Path:
 def build_wheel(dest: Path, version: str) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         proj = Path(tmp)
-        shutil.copytree(ROOT / "rotationnet", proj / "rotationnet", ignore=shutil.ignore_patterns("__pycache__"))
+        (proj / "rotationnet").mkdir()
+        shutil.copy2(ROOT / "rotationnet" / "__init__.py", proj / "rotationnet" / "__init__.py")
+        shutil.copytree(ROOT / "rotationnet" / "core", proj / "rotationnet" / "core",
+                        ignore=shutil.ignore_patterns("__pycache__"))
         (proj / "pyproject.toml").write_text(
             '[build-system]\nrequires = ["setuptools>=68"]\nbuild-backend = "setuptools.build_meta"\n'
             f'[project]\nname = "rotationnet"\nversion = "{version}"\nrequires-python = ">=3.11"\n'
@@ -59,7 +63,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp) / manifest["id"]
-        shutil.copytree(HERE, stage, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "build.py", "wheels"))
+        shutil.copytree(HERE, stage, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "build.py", "scenario.py",
+                                                                     "wheels"))
         build_wheel(stage / "wheels", version)
         subprocess.run([sys.executable, str(tool), "validate", str(stage)], check=True)
         target = out / f"{manifest['id']}-{version}.zip"

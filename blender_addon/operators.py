@@ -141,7 +141,7 @@ def _start_classify(context, then_place=False):
     """Configure the worker, then classify; replies arrive through timers."""
     prefs = addon_prefs(context)
     st = state(context)
-    python = worker.resolve_python(prefs.python_path)
+    python = worker.resolve_python(prefs.python_path, prefs.run_dir)
     run = bpy.path.abspath(prefs.run_dir)
     lib = bpy.path.abspath(prefs.library)
     if not prefs.run_dir or not os.path.isfile(os.path.join(run, "best.json")) and not os.path.isfile(os.path.join(run, "last.json")):

@@ -5,7 +5,7 @@ The worker reports, for the chosen reference image, the direction ``d`` (and
 up vector ``u``) from which the asset — in its own normalised frame — looks
 like the reference.  The asset is rotated by ``R`` with ``R·d`` pointing from
 the 3D cursor to the camera and ``R·u`` along the camera's up, using
-:func:`rotationnet.views.rotation_between_views` (the one definition of the
+:func:`rotationnet.core.views.rotation_between_views` (the one definition of the
 rig geometry, bundled with the add-on as a wheel).
 """
 
@@ -13,7 +13,7 @@ import bpy
 import numpy as np
 from mathutils import Matrix
 
-from rotationnet.views import rotation_between_views
+from rotationnet.core.views import rotation_between_views
 
 
 class PlacementError(Exception):

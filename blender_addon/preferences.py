@@ -15,7 +15,7 @@ class ROTATIONNET_AddonPreferences(bpy.types.AddonPreferences):
     python_path: StringProperty(
         name="Worker Python",
         description="Python interpreter with rotationnet (and torch) installed, e.g. the project's "
-                    ".venv/bin/python; empty: this interpreter if it can run the worker",
+                    ".venv/bin/python; empty: the .venv of the project the Model folder lies in",
         subtype="FILE_PATH",
         default="",
     )

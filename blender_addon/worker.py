@@ -1,12 +1,15 @@
 """The inference worker process, seen from Blender.
 
-Torch never loads inside Blender: ``python -m rotationnet.service`` runs in a
-separate interpreter (the "Worker Python" preference, or this interpreter if
-it can run it) and stays up between clicks.  Requests go out as JSON lines on
-its stdin; a reader thread queues the replies; :func:`pump` — called from a
+Torch never loads inside Blender: ``python -m rotationnet.app.service`` runs in a
+separate interpreter — the "Worker Python" preference, or, when that is empty,
+the ``.venv`` of the rotationnet project the model run belongs to — and stays
+up between clicks.  Requests go out as JSON lines on its stdin, built and
+checked by :mod:`rotationnet.core.protocol` (the definition the worker uses
+too); a reader thread queues the replies; :func:`pump` — called from a
 ``bpy.app.timers`` callback, so the UI never blocks — hands them to the
-callbacks given with each request.  Cancelling ends the process; the next
-request starts a new one.
+callbacks given with each request.  A worker whose ready line reports another
+protocol version is refused.  Cancelling ends the process; the next request
+starts a new one.
 """
 
 import json
@@ -19,6 +22,7 @@ import threading
 import time
 
 import bpy
+from rotationnet.core import protocol
 
 _proc = None
 _reader = None
@@ -26,7 +30,9 @@ _replies = queue.Queue()
 _pending = {}  # request id -> (on_progress, on_done)
 _next_id = 1
 _stderr_path = None
+_python = None  # the interpreter of the running worker
 _checked_python = {}
+WORKER_MODULE = "rotationnet.app.service"
 
 
 class WorkerError(Exception):
@@ -37,7 +43,7 @@ def _can_run_worker(python):
     if python in _checked_python:
         return _checked_python[python]
     try:
-        r = subprocess.run([python, "-c", "import rotationnet.service, torch"], capture_output=True, timeout=120)
+        r = subprocess.run([python, "-c", "import rotationnet.app.service, torch"], capture_output=True, timeout=120)
         ok = r.returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         ok = False
@@ -45,19 +51,40 @@ def _can_run_worker(python):
     return ok
 
 
-def resolve_python(pref_path):
-    """The interpreter to run the worker with, or raise WorkerError saying why."""
+def _venv_pythons(start):
+    """``.venv`` interpreters in ``start`` and the folders above it (a run folder
+    usually sits inside the rotationnet project that trained it)."""
+    d = os.path.abspath(start)
+    while True:
+        for rel in (("bin", "python"), ("Scripts", "python.exe")):
+            cand = os.path.join(d, ".venv", *rel)
+            if os.path.isfile(cand):
+                yield cand
+        parent = os.path.dirname(d)
+        if parent == d:
+            return
+        d = parent
+
+
+def resolve_python(pref_path, run_dir=""):
+    """The interpreter to run the worker with, or raise WorkerError saying why
+    and what to set: the "Worker Python" preference when set, else the
+    project's ``.venv`` beside the configured model run."""
     if pref_path:
         path = bpy.path.abspath(pref_path)
         if not os.path.isfile(path):
             raise WorkerError(f"Worker Python not found: {path}")
         if not _can_run_worker(path):
-            raise WorkerError(f"{path} cannot import rotationnet and torch; install the project there")
+            raise WorkerError(f"{path} cannot import rotationnet and torch; install the project there "
+                              "(in its folder: make install) or point 'Worker Python' at the project's .venv/bin/python")
         return path
-    if _can_run_worker(sys.executable):
-        return sys.executable
-    raise WorkerError("Set 'Worker Python' in the add-on preferences to an interpreter with rotationnet installed "
-                      "(e.g. the project's .venv/bin/python)")
+    if run_dir:
+        for cand in _venv_pythons(bpy.path.abspath(run_dir)):
+            if _can_run_worker(cand):
+                return cand
+    where = f" (no .venv with rotationnet above the model folder {bpy.path.abspath(run_dir)})" if run_dir else ""
+    raise WorkerError("Set Edit > Preferences > Add-ons > RotationNet > 'Worker Python' to the python of a "
+                      "rotationnet install, e.g. /path/to/rotationnet/.venv/bin/python" + where)
 
 
 def is_alive():
@@ -78,14 +105,17 @@ def _read(proc):
 
 
 def start(python):
-    global _proc, _reader, _stderr_path
+    global _proc, _reader, _stderr_path, _python
     if is_alive():
-        return
+        if python == _python:
+            return
+        shutdown()  # the preference changed: the next worker runs in the new interpreter
     fd, _stderr_path = tempfile.mkstemp(prefix="rotationnet-worker-", suffix=".log")
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
-    _proc = subprocess.Popen([python, "-m", "rotationnet.service"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    _proc = subprocess.Popen([python, "-m", WORKER_MODULE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=fd, text=True, bufsize=1, env=env)
+    _python = python
     os.close(fd)
     _reader = threading.Thread(target=_read, args=(_proc,), daemon=True)
     _reader.start()
@@ -94,12 +124,16 @@ def start(python):
 def request(python, cmd, on_done, on_progress=None, **args):
     """Send a request (starting the worker if needed); returns its id."""
     global _next_id
+    try:
+        line = protocol.make_request(_next_id, cmd, **args)
+    except protocol.ProtocolError as e:
+        raise WorkerError(str(e)) from None
     start(python)
     rid = _next_id
     _next_id += 1
     _pending[rid] = (on_progress, on_done)
     try:
-        _proc.stdin.write(json.dumps({"id": rid, "cmd": cmd, **args}) + "\n")
+        _proc.stdin.write(line)
         _proc.stdin.flush()
     except (BrokenPipeError, OSError) as e:
         _pending.pop(rid, None)
@@ -136,13 +170,22 @@ def pump():
                 _pending.pop(rid, None)
                 done({"ok": False, "error": err})
             continue
-        rid = msg.get("id")
+        if msg.get(protocol.READY):
+            try:
+                protocol.check_ready(msg, f"the worker ({_python})")
+            except protocol.ProtocolError as e:
+                for rid, (_p, done) in list(_pending.items()):
+                    _pending.pop(rid, None)
+                    done({"ok": False, "error": str(e)})
+                shutdown(kill=True)
+            continue
+        rid = msg.get(protocol.ID)
         if rid not in _pending:
             continue
         on_progress, on_done = _pending[rid]
-        if "progress" in msg:
+        if protocol.PROGRESS in msg:
             if on_progress:
-                on_progress(msg["progress"], msg.get("message", ""))
+                on_progress(msg[protocol.PROGRESS], msg.get(protocol.MESSAGE, ""))
         else:
             _pending.pop(rid, None)
             on_done(msg)
@@ -182,7 +225,7 @@ def shutdown(kill=False):
         if kill or _proc.poll() is not None:
             _proc.kill()
         else:
-            _proc.stdin.write(json.dumps({"id": 0, "cmd": "shutdown"}) + "\n")
+            _proc.stdin.write(protocol.make_request(0, "shutdown"))
             _proc.stdin.flush()
             _proc.wait(timeout=5)
     except (OSError, subprocess.TimeoutExpired, ValueError):

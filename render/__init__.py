@@ -5,8 +5,8 @@
 * :mod:`render.bulk` — whole libraries → datasets (workers, resume, shards);
 * :mod:`render.sheet` — contact sheets.
 
-Camera rigs and the dataset manifest come from :mod:`rotationnet.views` and
-:mod:`rotationnet.manifest`; nothing is defined twice.
+Camera rigs and the dataset manifest come from :mod:`rotationnet.core.views` and
+:mod:`rotationnet.core.manifest`; nothing is defined twice.
 """
 
 

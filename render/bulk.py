@@ -5,7 +5,7 @@ Output::
     OUT/{train,test}/<class>/<object>_<view:03d>.png      colour, rig order
     OUT/{train,test}/<class>/<object>_<view:03d>_depth.png (with --depth; uint16, see encode_depth)
     OUT/.records/<split>/<class>/<object>.json            one per finished object
-    OUT/manifest.json                                     rotationnet.manifest schema
+    OUT/manifest.json                                     rotationnet.core.manifest schema
     OUT/render.log                                        readable log
 
 Every image is written atomically; an object's record is written last, so it
@@ -34,10 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rotationnet.errors import DataError
-from rotationnet.fileio import atomic_path, atomic_write_json, ensure_writable_dir, remove_stale_temporaries
-from rotationnet.manifest import Manifest, ObjectEntry, natural_key
-from rotationnet.views import get_rig
+from rotationnet.core.errors import DataError
+from rotationnet.core.fileio import atomic_path, atomic_write_json, ensure_writable_dir, remove_stale_temporaries
+from rotationnet.core.manifest import Manifest, ObjectEntry, natural_key
 
 from .meshes import MeshError, MeshJob, file_sha256, find_meshes
 from .meshes import rotated_copies as make_rotated_copies
@@ -131,7 +130,7 @@ def _drop_blender_script_paths() -> None:
                    if not (os.sep + "bpy" + os.sep in p and os.sep + "scripts" in p)]
 
 
-def _worker(wid: int, settings: dict, out: str, jobs, results) -> None:
+def _worker(wid: int, settings, out: str, jobs, results) -> None:
     """Worker process: one Blender, jobs from a queue until a None arrives."""
     _drop_blender_script_paths()
     # Blender prints a line per engine render and Mesa warns on stderr: keep the
@@ -140,9 +139,9 @@ def _worker(wid: int, settings: dict, out: str, jobs, results) -> None:
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
-    from .engine import Renderer, RenderSettings
+    from .engine import Renderer
 
-    s = RenderSettings(**settings)
+    s = settings
     shash = settings_hash(s)
     try:
         renderer = Renderer(s)
@@ -226,15 +225,15 @@ def render_library(source, out, settings, workers: int = 1, shard: tuple[int, in
     try:
         all_jobs = find_meshes(source, test_fraction=test_fraction, seed=seed)
         if rotated_copies:
-            all_jobs += make_rotated_copies(all_jobs, rotated_copies, get_rig(settings.rig).upright, seed)
+            all_jobs += make_rotated_copies(all_jobs, rotated_copies, settings.rig.upright, seed)
         jobs = all_jobs[i::n]
         if limit is not None:
             jobs = jobs[:limit]
         shash = settings_hash(settings)
-        rig = get_rig(settings.rig)
+        rig = settings.rig
         summary = Summary(total=len(jobs))
         log.info("render %s → %s: %d meshes (shard %d/%d), rig %s, engine %s, %d px, settings %s",
-                 source, out, len(jobs), i, n, settings.rig, settings.engine, settings.size, shash)
+                 source, out, len(jobs), i, n, settings.rig.spec, settings.engine, settings.size, shash)
         pending = []
         for idx, job in enumerate(jobs):
             try:
@@ -272,7 +271,6 @@ def _run_workers(pending, out: Path, settings, workers: int, summary: Summary, n
         jobs_q.put(item)
     for _ in range(workers):
         jobs_q.put(None)
-    sdict = asdict(settings)
     procs: dict[int, mp.Process] = {}
     current: dict[int, int] = {}
     by_idx = {idx: job for idx, job, _ in pending}
@@ -280,7 +278,7 @@ def _run_workers(pending, out: Path, settings, workers: int, summary: Summary, n
 
     def spawn():
         nonlocal next_id
-        p = ctx.Process(target=_worker, args=(next_id, sdict, str(out), jobs_q, results), daemon=True)
+        p = ctx.Process(target=_worker, args=(next_id, settings, str(out), jobs_q, results), daemon=True)
         p.start()
         procs[next_id] = p
         next_id += 1
@@ -347,7 +345,7 @@ def write_manifest(out: Path, settings, summary: Summary | None = None) -> Path:
     import platform
 
     shash = settings_hash(settings)
-    rig = get_rig(settings.rig)
+    rig = settings.rig
     objects = []
     for rp in sorted((out / RECORDS).rglob("*.json")) if (out / RECORDS).is_dir() else []:
         try:
@@ -423,7 +421,7 @@ def merge_shards(shards, out, progress: bool = True) -> Path:
             raise DataError(f"{s / 'manifest.json'}: not written by rotationnet render (no render settings)")
         if shash is None:
             shash, first = sh, s
-            settings = RenderSettings(**m.info["settings"])
+            settings = RenderSettings.from_dict(m.info["settings"])
             if settings_hash(settings) != sh:
                 raise DataError(f"{s / 'manifest.json'}: render settings do not match their recorded hash")
         elif sh != shash:

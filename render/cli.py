@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 
-from rotationnet.errors import RotationNetError
+from rotationnet.core.errors import RotationNetError
+
+from .engine import ENGINES, engine_names
 
 
 def add_render_arguments(p: argparse.ArgumentParser) -> None:
@@ -14,7 +16,8 @@ def add_render_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("out", help="output dataset folder")
     p.add_argument("--rig", default="ring12", help="ring12, dodeca20, ring:N:ELEV, rings:N:E1,E2,...")
     p.add_argument("--size", type=int, default=224, help="image size in pixels")
-    p.add_argument("--engine", default="fast", choices=["fast", "workbench", "cycles"])
+    p.add_argument("--engine", default=engine_names()[0], choices=engine_names(),
+                   help="; ".join(f"{name}: {desc}" for name, (desc, _) in ENGINES.items()))
     p.add_argument("--background", default="white", choices=["white", "black", "transparent"])
     p.add_argument("--gray", action="store_true", help="grayscale images")
     p.add_argument("--depth", action="store_true", help="also write 16-bit depth maps")
@@ -87,7 +90,7 @@ def merge_main(args: argparse.Namespace) -> int:
     from .bulk import merge_shards
 
     path = merge_shards(args.shards, args.out)
-    from rotationnet.manifest import Manifest
+    from rotationnet.core.manifest import Manifest
 
     m = Manifest.load(path)
     print(f"merged {len(args.shards)} shards: {len(m.objects)} objects, {len(m.classes)} classes")

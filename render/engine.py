@@ -26,16 +26,31 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
-from rotationnet.views import ViewRig, camera_matrices, get_rig
+from rotationnet.core.views import ViewRig, camera_matrices, get_rig
 
-__all__ = ["RenderSettings", "Renderer", "probe_gpu", "ENGINES", "BACKGROUNDS", "encode_depth"]
+__all__ = ["RenderSettings", "Renderer", "probe_gpu", "ENGINES", "engine_names", "BACKGROUNDS", "encode_depth"]
 
-ENGINES = ("fast", "workbench", "cycles")
+# The engine registry: name → (description, settings that do not affect its pixels).
+# The CLI's choices and the settings check come from here.
+ENGINES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "fast": ("Blender's gpu module: headlight Lambert, flat faces, all views in one instanced draw",
+             ("aa", "samples", "denoiser", "light", "ambient")),
+    "workbench": ("Blender's Workbench engine, studio light relative to the camera, selectable anti-aliasing",
+                  ("supersample", "samples", "denoiser", "light", "ambient")),
+    "cycles": ("CPU path tracing: samples, headlight, ambient light, denoiser",
+               ("supersample", "aa")),
+}
+
+
+def engine_names() -> tuple[str, ...]:
+    """The registered engines, the default first."""
+    return tuple(ENGINES)
+
 _CHUNK = 64  # views per instanced draw (uniform buffer of 64 matrices + eyes)
 BACKGROUNDS = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), "transparent": None}
 
@@ -45,7 +60,7 @@ class RenderSettings:
     """Everything that determines the pixels (recorded in the manifest; a change
     makes a resumed run re-render)."""
 
-    rig: str = "ring12"
+    rig: ViewRig | str = "ring12"  # a ViewRig, or a spec for get_rig (stored as the ViewRig)
     size: int = 224
     engine: str = "fast"
     background: str = "white"
@@ -62,8 +77,12 @@ class RenderSettings:
     ambient: float = 0.25  # cycles world light strength
 
     def __post_init__(self):
+        if isinstance(self.rig, str):
+            object.__setattr__(self, "rig", get_rig(self.rig))  # raises ValueError for an unknown rig
+        elif not isinstance(self.rig, ViewRig):
+            raise ValueError(f"rig must be a ViewRig or a rig spec, got {type(self.rig).__name__}")
         if self.engine not in ENGINES:
-            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}")
+            raise ValueError(f"engine must be one of {engine_names()}, got {self.engine!r}")
         if self.background not in BACKGROUNDS:
             raise ValueError(f"background must be one of {tuple(BACKGROUNDS)}, got {self.background!r}")
         if self.color not in ("rgb", "gray"):
@@ -80,7 +99,16 @@ class RenderSettings:
             raise ValueError(f"denoiser must be none, oidn or oidn-fast, got {self.denoiser!r}")
         if not 1 <= self.supersample <= 4 or self.samples < 1:
             raise ValueError("supersample must be 1..4 and samples >= 1")
-        get_rig(self.rig)  # raises ValueError for an unknown rig
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "RenderSettings":
+        """Rebuild from :meth:`pixel_settings` output (e.g. a manifest's ``info.settings``)."""
+        d = dict(d)
+        if isinstance(d.get("rig"), dict):
+            d["rig"] = ViewRig.from_dict(d["rig"])
+        if "object_color" in d:
+            d["object_color"] = tuple(d["object_color"])
+        return cls(**d)
 
     @property
     def channels(self) -> int:
@@ -90,12 +118,11 @@ class RenderSettings:
 
     def pixel_settings(self) -> dict:
         """Only the fields that affect this engine's pixels (for resume checks)."""
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["object_color"] = list(d["object_color"])
-        unused = {"fast": ("aa", "samples", "denoiser", "light", "ambient"),
-                  "workbench": ("supersample", "samples", "denoiser", "light", "ambient"),
-                  "cycles": ("supersample", "aa")}[self.engine]
-        for k in unused:
+        # a named rig by its spec (so earlier renders keep their hash), any other by its cameras
+        d["rig"] = self.rig.spec if self.rig.spec != "custom" else self.rig.to_dict()
+        for k in ENGINES[self.engine][1]:
             d.pop(k)
         return d
 
@@ -186,9 +213,9 @@ class Renderer:
         images, depth = r.render(vertices, faces)   # (V, H, W, C) uint8, (V, H, W) float32 | None
     """
 
-    def __init__(self, settings: RenderSettings | None = None, rig: ViewRig | None = None):
+    def __init__(self, settings: RenderSettings | None = None):
         self.settings = settings or RenderSettings()
-        self.rig = rig or get_rig(self.settings.rig)
+        self.rig: ViewRig = self.settings.rig
         os.environ.setdefault("BLENDER_USER_RESOURCES", str(Path(tempfile.gettempdir()) / "rotationnet-blender"))
         import bpy  # noqa: F401  (only here: the rest of the package stays Blender-free)
 

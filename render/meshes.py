@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rotationnet.errors import DataError
-from rotationnet.manifest import natural_key
+from rotationnet.core.errors import DataError
+from rotationnet.core.manifest import natural_key
 
 __all__ = ["MESH_EXTENSIONS", "MeshError", "MeshJob", "find_meshes", "load_mesh", "normalize", "file_sha256",
            "rotated_copies"]

@@ -188,3 +188,14 @@ def write_library(root, instances: int = 14, test: int = 3, seed: int = 0, categ
             p = d / f"{cat}_{n:02d}.ply"
             make_prop(cat, rng).export(p)
     return root
+
+
+def grid_mesh(n_faces: int) -> tuple[np.ndarray, np.ndarray]:
+    """A wavy height field with about ``n_faces`` triangles."""
+    k = int(np.ceil(np.sqrt(n_faces / 2))) + 1
+    x, y = np.meshgrid(np.linspace(0, 1, k), np.linspace(0, 1, k))
+    z = 0.1 * np.sin(8 * x) * np.cos(8 * y)
+    v = np.stack([x.ravel(), y.ravel(), z.ravel()], 1)
+    i = np.arange(k * k).reshape(k, k)[:-1, :-1].ravel()
+    f = np.concatenate([np.stack([i, i + 1, i + k + 1], 1), np.stack([i, i + k + 1, i + k], 1)])
+    return v, f

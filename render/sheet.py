@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from rotationnet.fileio import atomic_path
-from rotationnet.manifest import load_dataset
+from rotationnet.core.fileio import atomic_path
+from rotationnet.core.manifest import load_dataset
 
 __all__ = ["write_sheets"]
 

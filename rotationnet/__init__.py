@@ -1,6 +1,6 @@
 """RotationNet (Kanezaki, Matsushita, Nishida, CVPR 2018) in PyTorch.
 
-Light to import: ``rotationnet.views`` and ``rotationnet.manifest`` need only
+Light to import: ``rotationnet.core.views`` and ``rotationnet.core.manifest`` need only
 numpy; the torch parts (``assign``, ``model``, ``data``, ``train``,
 ``evaluate``, ``predict``) load on use.
 """

@@ -1,7 +1,9 @@
 """``rotationnet`` command line: ``render``, ``merge``, ``sheet``, ``train``, ``eval``, ``predict``, ``demo``.
 
-Subcommand modules are imported only when used, so commands that need no
-torch do not load it.  User errors (bad data, bad checkpoints) print one line
+The top of the levels: each subcommand's arguments live in the ``cli`` module
+of its level (``render/cli.py``, ``rotationnet/nn/cli.py``,
+``rotationnet/app/cli.py``) and are imported only when used, so commands that
+need no torch do not load it.  User errors (bad data, bad checkpoints) print one line
 naming the file and the problem and exit with status 2; no traceback.
 """
 
@@ -9,10 +11,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import sys
 
-from .errors import RotationNetError
+from .core.errors import RotationNetError
 
 # name: (module, argument adder, entry point, help)
 COMMANDS = {
@@ -20,45 +21,12 @@ COMMANDS = {
     "merge": ("render.cli", "add_merge_arguments", "merge_main",
               "merge render shards (separate output folders) into one dataset"),
     "sheet": ("render.cli", "add_sheet_arguments", "sheet_main", "contact sheets of a rendered dataset"),
-    "train": ("rotationnet.train", "add_arguments", "main", "train RotationNet on a multi-view dataset"),
-    "eval": ("rotationnet.evaluate", "add_arguments", "main", "accuracy and pose of a trained run on a dataset split"),
-    "predict": ("rotationnet.cli", "_predict_arguments", "_predict_main", "class and pose from 1..V images of one object"),
-    "demo": ("rotationnet.demo", "add_arguments", "main", "the main job end to end on a generated prop library"),
+    "train": ("rotationnet.nn.cli", "add_train_arguments", "train_main", "train RotationNet on a multi-view dataset"),
+    "eval": ("rotationnet.nn.cli", "add_eval_arguments", "eval_main", "accuracy and pose of a trained run on a dataset split"),
+    "predict": ("rotationnet.nn.cli", "add_predict_arguments", "predict_main",
+                "class and pose from 1..V images of one object"),
+    "demo": ("rotationnet.app.cli", "add_demo_arguments", "demo_main", "the main job end to end on a generated prop library"),
 }
-
-
-def _predict_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", help="run folder (or checkpoint) from rotationnet train")
-    p.add_argument("images", nargs="+", help="1..V images of one object, any order")
-    p.add_argument("--positions", default=None,
-                   help="comma-separated rig image index of each image, when known (ordered mode)")
-    p.add_argument("--which", default="best", choices=["best", "last"])
-    p.add_argument("--top-k", type=int, default=5)
-    p.add_argument("--device", default=None)
-
-
-def _predict_main(args: argparse.Namespace) -> int:
-    from .predict import Predictor
-
-    pred = Predictor.from_run(args.run, args.which, args.device)
-    positions = None
-    if args.positions:
-        try:
-            positions = [int(x) for x in args.positions.split(",")]
-        except ValueError:
-            raise RotationNetError(f"--positions must be comma-separated integers, got '{args.positions}'") from None
-        if len(positions) != len(args.images):
-            raise RotationNetError(f"--positions has {len(positions)} entries for {len(args.images)} images")
-    try:
-        res = pred.predict(args.images, positions=positions, top_k=args.top_k)
-    except ValueError as e:
-        if isinstance(e, RotationNetError):
-            raise
-        raise RotationNetError(str(e)) from None
-    print(json.dumps(res, indent=2))
-    return 0
-
-
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from render.procedural import grid_mesh  # noqa: F401  (re-exported for the tests)
+
 CUBE_V = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0], [0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 1, 1]], float)
 CUBE_F = np.array([[0, 2, 1], [0, 3, 2], [4, 5, 6], [4, 6, 7], [0, 1, 5], [0, 5, 4],
                    [1, 2, 6], [1, 6, 5], [2, 3, 7], [2, 7, 6], [3, 0, 4], [3, 4, 7]])
@@ -39,17 +41,6 @@ def ply_binary(v, f) -> bytes:
     fa = np.zeros(len(f), dtype=[("n", "u1"), ("i", "<i4", (3,))])
     fa["n"], fa["i"] = 3, f
     return head + vb + fa.tobytes()
-
-
-def grid_mesh(n_faces: int) -> tuple[np.ndarray, np.ndarray]:
-    """A wavy height field with about ``n_faces`` triangles."""
-    k = int(np.ceil(np.sqrt(n_faces / 2))) + 1
-    x, y = np.meshgrid(np.linspace(0, 1, k), np.linspace(0, 1, k))
-    z = 0.1 * np.sin(8 * x) * np.cos(8 * y)
-    v = np.stack([x.ravel(), y.ravel(), z.ravel()], 1)
-    i = np.arange(k * k).reshape(k, k)[:-1, :-1].ravel()
-    f = np.concatenate([np.stack([i, i + 1, i + k + 1], 1), np.stack([i, i + k + 1, i + k], 1)])
-    return v, f
 
 
 def mesh_cases(root: Path) -> list[tuple[str, Path, str | None]]:

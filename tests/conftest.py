@@ -24,7 +24,7 @@ SHARED_DATA = Path(os.environ.get("ROTATIONNET_SHARED_DATA",
 
 @pytest.fixture(scope="session")
 def ring12():
-    from rotationnet.views import get_rig
+    from rotationnet.core.views import get_rig
 
     return get_rig("ring12")
 

@@ -17,7 +17,7 @@ import trimesh
 from PIL import Image
 
 from render.procedural import make_prop
-from rotationnet.views import ViewRig, camera_matrices
+from rotationnet.core.views import ViewRig, camera_matrices
 
 CLASSES = ("chair", "desk_lamp", "mug", "car")
 

@@ -31,7 +31,7 @@ def setup(tmp_path_factory):
     from render.engine import Renderer, RenderSettings
     from render.procedural import write_library
     from rotationnet import cli
-    from rotationnet.views import from_cameras
+    from rotationnet.core.views import from_cameras
 
     tmp = tmp_path_factory.mktemp("addon")
     lib = write_library(tmp / "library", instances=6, test=1, seed=1, categories=synth.CLASSES)
@@ -51,7 +51,7 @@ def setup(tmp_path_factory):
     refs = {"chair_45": (45.0, 25.0), "chair_160": (160.0, 35.0)}
     cams = np.array([_direction(*refs[k]) for k in refs] + [[0, 0, 1.0]])
     paths = []
-    with Renderer(RenderSettings(size=64, supersample=2), rig=from_cameras(cams, upright=False)) as r:
+    with Renderer(RenderSettings(rig=from_cameras(cams, upright=False), size=64, supersample=2)) as r:
         images, _, _ = r.render_file(held_out_chair)
     from PIL import Image
 
@@ -71,7 +71,7 @@ def _scenario(setup, **extra):
            "user_resources": str(setup["tmp"] / f"blender-{len(extra)}"), "python": sys.executable, **extra}
     path = setup["tmp"] / "scenario.json"
     path.write_text(json.dumps(cfg))
-    r = subprocess.run([sys.executable, str(ROOT / "tests" / "addon_scenario.py"), str(path)],
+    r = subprocess.run([sys.executable, str(ROOT / "blender_addon" / "scenario.py"), str(path)],
                        capture_output=True, text=True, timeout=900)
     line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert r.returncode == 0 and line, r.stdout[-3000:] + r.stderr[-3000:]
@@ -147,7 +147,7 @@ def test_asset_index_is_cached_and_rebuilt_for_changed_assets(setup, tmp_path):
 
     import trimesh
 
-    from rotationnet.service import Service
+    from rotationnet.app.service import Service
 
     lib = tmp_path / "lib"
     shutil.copytree(setup["lib"], lib, ignore=shutil.ignore_patterns("*.blend"))
@@ -174,7 +174,7 @@ def test_asset_index_is_cached_and_rebuilt_for_changed_assets(setup, tmp_path):
     shutil.copytree(lib / "car", cars / "car")
     (cars / "car" / "train" / "car_02.ply").unlink()
     svc2.configure({**cfg, "library": str(cars)})
-    from rotationnet.errors import RotationNetError
+    from rotationnet.core.errors import RotationNetError
 
     with pytest.raises(RotationNetError, match="no asset of class 'chair'"):
         svc2.classify({"id": 6, "images": setup["refs"][:1]})

@@ -17,8 +17,8 @@ from PIL import Image
 import badinput
 from render.meshes import MeshError, load_mesh, normalize
 from rotationnet import cli
-from rotationnet.data import MultiViewDataset, load_dataset, load_image
-from rotationnet.errors import DataError
+from rotationnet.nn.data import MultiViewDataset, load_dataset, load_image
+from rotationnet.core.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -85,7 +85,7 @@ def test_image_modes_keep_their_content(corpus):
 def test_huge_image_is_refused_before_decoding(corpus):
     """Decoding 20000×20000 RGB needs 1.2 GB; the refusal must stay far below."""
     path = _case(corpus, "image", "20000×20000 PNG")[1]
-    code = ("import resource, sys; from rotationnet.data import load_image; from rotationnet.errors import DataError\n"
+    code = ("import resource, sys; from rotationnet.nn.data import load_image; from rotationnet.core.errors import DataError\n"
             "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
             f"try:\n    load_image({str(path)!r}, 64)\nexcept DataError as e:\n    print('refused', e)\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)")
@@ -225,7 +225,7 @@ def test_evaluation_goes_on_past_a_bad_object(small_run, synth_layout, tmp_path,
 
 def test_checkpoint_for_other_classes_or_views(small_run, tmp_path, capsys):
     import synth
-    from rotationnet.views import get_rig
+    from rotationnet.core.views import get_rig
 
     other = synth.build_dataset(tmp_path / "o", get_rig("ring12"), per_class=(1, 1), size=32,
                                 classes=("mug", "table"))

@@ -107,7 +107,7 @@ def test_killed_training_resumes_to_the_same_metrics(synth_layout, tmp_path):
                 assert x[k] == y[k]
             else:
                 assert float(x[k]) == pytest.approx(float(y[k]), rel=1e-4, abs=1e-6), (k, x, y)
-    from rotationnet.checkpoint import load_checkpoint
+    from rotationnet.nn.checkpoint import load_checkpoint
 
     import torch
 
@@ -166,7 +166,7 @@ def test_full_disk_is_a_clear_error_and_keeps_the_last_checkpoint(synth_layout, 
     assert "Traceback" not in r.stderr
     assert "cannot write" in r.stderr and str(run) in r.stderr
     assert (run / "last.json").read_bytes() == before
-    from rotationnet.checkpoint import load_checkpoint
+    from rotationnet.nn.checkpoint import load_checkpoint
 
     load_checkpoint(run / "last")  # still whole
     assert not [p for p in run.iterdir() if ".tmp" in p.name]

@@ -8,8 +8,8 @@ import pytest
 import trimesh
 from PIL import Image
 
-from rotationnet.manifest import load_dataset
-from rotationnet.views import get_rig
+from rotationnet.core.manifest import load_dataset
+from rotationnet.core.views import get_rig
 
 from conftest import shared
 

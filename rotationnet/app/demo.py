@@ -14,7 +14,6 @@ Every step is resumable: rerunning skips what is done.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -23,23 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger("rotationnet.demo")
+log = logging.getLogger("rotationnet.app.demo")
 
-__all__ = ["add_arguments", "main", "run_demo"]
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("out", nargs="?", default="runs/demo", help="output folder (default runs/demo)")
-    p.add_argument("--quick", action="store_true", help="a smaller, faster version (a few minutes)")
-    p.add_argument("--finetune-epochs", type=int, default=None, help="override the fine-tuning epochs")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=2, help="render processes")
-
-
-def _parse(module, argv):
-    p = argparse.ArgumentParser()
-    module.add_arguments(p)
-    return p.parse_args(argv)
+__all__ = ["run_demo"]
 
 
 def _direction(az, el):
@@ -55,11 +40,12 @@ def run_demo(out, quick: bool = False, finetune_epochs: int | None = None, seed:
     from render.procedural import CATEGORIES, write_library
     from render.sheet import write_sheets
 
-    from . import evaluate, train
-    from .fileio import atomic_write_json
+    from rotationnet.nn import evaluate, train
+    from rotationnet.nn.config import EvalConfig, TrainConfig
+    from rotationnet.core.fileio import atomic_write_json
     from .report import plot_training_curves, prediction_sheet, write_html_report
     from .service import Service
-    from .views import from_cameras
+    from rotationnet.core.views import from_cameras
 
     t_start = time.time()
     out = Path(out)
@@ -86,18 +72,15 @@ def run_demo(out, quick: bool = False, finetune_epochs: int | None = None, seed:
     write_sheets(data, max_objects=6)
     run = out / "run"
     log.info("[3/6] training → %s", run)
-    targs = [str(data), "--out", str(run), "--image-size", str(size), "--head-epochs", "200",
-             "--epochs", str(epochs), "--seed", str(seed), "--batch-objects", "8"]
-    if (run / "last.json").exists():
-        targs.append("--resume")
     t0 = time.time()
-    train.train(_parse(train, targs))
+    train.train(TrainConfig(data=str(data), out=str(run), image_size=size, head_epochs=200, epochs=epochs, seed=seed,
+                            batch_objects=8, resume=(run / "last.json").exists()))
     train_seconds = time.time() - t0
     report = out / "report"
     report.mkdir(exist_ok=True)
     log.info("[4/6] evaluating on the held-out instances")
-    res = evaluate.run_eval(_parse(evaluate, [str(run), str(data), "--split", "test", "--class-pose",
-                                              "--out", str(report), "--trials", "5"]))
+    res = evaluate.run_eval(EvalConfig(run=str(run), data=str(data), split="test", class_pose=True, out=str(report),
+                                       trials=5))
     log.info("[5/6] predicting held-out objects from new viewpoints")
     rng = np.random.default_rng(seed + 1)
     refs_dir = report / "references"
@@ -109,7 +92,7 @@ def run_demo(out, quick: bool = False, finetune_epochs: int | None = None, seed:
         mesh = sorted((lib / cat / "test").glob("*.ply"))[0]
         views = [(float(rng.uniform(0, 360)), float(rng.uniform(15, 45))) for _ in range(2)]
         cams = np.array([_direction(*v) for v in views] + [[0, 0, 1.0]])
-        with Renderer(RenderSettings(size=224, supersample=2), rig=from_cameras(cams, upright=False)) as r:
+        with Renderer(RenderSettings(rig=from_cameras(cams, upright=False), size=224, supersample=2)) as r:
             imgs, _, _ = r.render_file(mesh)
         paths = []
         for k in range(2):
@@ -163,8 +146,3 @@ def run_demo(out, quick: bool = False, finetune_epochs: int | None = None, seed:
     print(f"report: {page.resolve()}")
     print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}, indent=2))
     return page
-
-
-def main(args: argparse.Namespace) -> int:
-    run_demo(args.out, args.quick, args.finetune_epochs, args.seed, args.workers)
-    return 0

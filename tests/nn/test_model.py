@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from rotationnet import model as M
-from rotationnet.errors import CheckpointError
+from rotationnet.nn import model as M
+from rotationnet.core.errors import CheckpointError
 
 
 @pytest.mark.parametrize("variant", ["lite0", "lite2"])
@@ -79,7 +79,7 @@ def test_unknown_backbone():
 
 
 def test_hidden_head_round_trips_through_a_checkpoint(tmp_path):
-    from rotationnet.checkpoint import load_checkpoint, save_checkpoint
+    from rotationnet.nn.checkpoint import load_checkpoint, save_checkpoint
 
     net = M.RotationNet("efficientnet_lite0", 3, "ring12", pretrained=False, input_size=64, head_hidden=16).eval()
     assert [type(m).__name__ for m in net.head] == ["Dropout", "Linear", "ReLU", "Linear"]

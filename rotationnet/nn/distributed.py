@@ -15,9 +15,13 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .errors import RotationNetError
+from rotationnet.core.errors import RotationNetError
 
-__all__ = ["DistContext", "init_from_env"]
+__all__ = ["DistContext", "init_from_env", "default_device"]
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @dataclass

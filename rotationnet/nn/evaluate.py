@@ -1,4 +1,5 @@
-"""``rotationnet eval RUN DATA --split test``: accuracy and pose on a dataset.
+"""Evaluation: ``run_eval(EvalConfig(run=..., data=...))``, the library behind
+``rotationnet eval RUN DATA --split test``: accuracy and pose on a dataset.
 
 Every metric is computed from the per-image log-ratios (N, V, V, C) of the
 split, one forward pass per image:
@@ -6,9 +7,9 @@ split, one forward pass per image:
 * ``object_acc_all`` — all V views in rig order, joint argmax over
   (candidate, class) (the reference method);
 * ``object_acc_k`` — k random views per object, viewpoints unknown and
-  order ignored (:func:`rotationnet.predict.unordered_assignment`);
+  order ignored (:func:`rotationnet.nn.assign.unordered_assignment`);
 * ``image_acc`` — each image alone, its class by the marginal over view
-  slots (:func:`rotationnet.assign.image_class_log_probs`);
+  slots (:func:`rotationnet.nn.assign.image_class_log_probs`);
   ``image_acc_best_slot`` the paper's joint argmax over (slot, class);
 * ``asset_pose`` — each object's own alignment is the candidate its full set
   of views selects for its class (the original ``make_reference_poses``); each
@@ -29,8 +30,6 @@ split, one forward pass per image:
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -38,31 +37,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .assign import candidate_scores, image_class_log_probs, image_log_ratios
+from rotationnet.core.errors import CheckpointError, DataError
+from rotationnet.core.fileio import atomic_path, atomic_write_json, atomic_write_text
+from rotationnet.core.views import ViewRig, camera_matrices, geodesic_deg
+
+from .assign import candidate_scores, image_class_log_probs, image_log_ratios, unordered_assignment
 from .checkpoint import checkpoint_stem, load_checkpoint
+from .config import EvalConfig
 from .data import MultiViewDataset, load_dataset
-from .errors import CheckpointError, DataError
-from .fileio import atomic_path, atomic_write_json, atomic_write_text
-from .predict import default_device, unordered_assignment
-from .views import ViewRig, camera_matrices, geodesic_deg
+from .distributed import default_device
 
-__all__ = ["add_arguments", "main", "dataset_ratios", "evaluate_ratios", "image_table", "json_summary",
+__all__ = ["run_eval", "summary", "dataset_ratios", "evaluate_ratios", "image_table", "json_summary",
            "object_alignments"]
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("run", help="run folder (or checkpoint) from rotationnet train")
-    p.add_argument("data", help="dataset: manifest.json, a folder holding one, or a plain layout")
-    p.add_argument("--split", default="test")
-    p.add_argument("--which", default="best", choices=["best", "last"])
-    p.add_argument("--rig", default=None, help="rig of a plain layout (default: the model's)")
-    p.add_argument("--k", default=None, help="comma-separated view counts for k-view accuracy (default 1,2,4,...)")
-    p.add_argument("--trials", type=int, default=3, help="random view subsets per object and k")
-    p.add_argument("--class-pose", action="store_true", help="also report pose with per-class alignments (needs a train split)")
-    p.add_argument("--out", default=None, help="output folder (default: the run folder)")
-    p.add_argument("--batch-objects", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default=None)
 
 
 @torch.no_grad()
@@ -229,23 +215,24 @@ def _readable_objects(manifest, objs, kw) -> tuple[MultiViewDataset, list[dict]]
             print(f"rotationnet eval: skipping object '{o.id}': {e}", file=sys.stderr)
     if not good:
         raise DataError(f"{manifest.origin}: no readable objects to evaluate (first problem: {skipped[0]['error']})")
-    ds = MultiViewDataset(manifest, good, check_sizes=False, **kw)
-    ds._cache = cache
-    return ds, skipped
+    return MultiViewDataset(manifest, good, check_sizes=False, cache=cache, **kw), skipped
 
 
-def run_eval(args: argparse.Namespace) -> dict:
-    device = torch.device(args.device) if args.device else default_device()
-    stem = checkpoint_stem(args.run, args.which)
+def run_eval(cfg: EvalConfig) -> dict:
+    """Evaluate ``cfg.run`` on ``cfg.split`` of ``cfg.data``; writes
+    ``eval_<split>.json``, ``eval_<split>_images.csv`` and the confusion PNG
+    (into ``cfg.out``, default the run folder) and returns every metric."""
+    device = torch.device(cfg.device) if cfg.device else default_device()
+    stem = checkpoint_stem(cfg.run, cfg.which)
     model, meta = load_checkpoint(stem, map_location="cpu")
     model.to(device).to(memory_format=torch.channels_last)
-    manifest = load_dataset(args.data, rig=args.rig or model.rig)
+    manifest = load_dataset(cfg.data, rig=cfg.rig or model.rig)
     if manifest.rig.num_views != model.rig.num_views or manifest.rig.num_candidates != model.rig.num_candidates:
         raise CheckpointError(f"{stem}: model rig '{model.rig.spec}' does not match the dataset's '{manifest.rig.spec}'")
     classes = meta["classes"]
-    objs = manifest.split(args.split)
+    objs = manifest.split(cfg.split)
     if not objs:
-        raise DataError(f"{manifest.origin}: no objects in split '{args.split}' (splits: {manifest.splits})")
+        raise DataError(f"{manifest.origin}: no objects in split '{cfg.split}' (splits: {manifest.splits})")
     for o in objs:
         if o.label not in classes:
             raise DataError(f"{manifest.origin}: object '{o.id}' has class '{o.label}', unknown to the model {stem}")
@@ -253,43 +240,41 @@ def run_eval(args: argparse.Namespace) -> dict:
     kw = dict(image_size=pre["input_size"], mean=pre["mean"], std=pre["std"])
     ds, skipped = _readable_objects(manifest, objs, kw)
     ds.labels = [classes.index(o.label) for o in ds.objects]
-    ratios = dataset_ratios(model, ds, device, args.batch_objects, f"eval {args.split}")
+    ratios = dataset_ratios(model, ds, device, cfg.batch_objects, f"eval {cfg.split}")
     class_alignment = None
-    if args.class_pose:
+    if cfg.class_pose:
         tr = [o for o in manifest.split("train") if o.label in classes]
         if not tr:
             raise DataError(f"{manifest.origin}: --class-pose needs training objects")
         tds, _ = _readable_objects(manifest, tr, kw)
         tlabels = np.array([classes.index(o.label) for o in tds.objects])
-        al = object_alignments(dataset_ratios(model, tds, device, args.batch_objects, "eval train"), tlabels,
+        al = object_alignments(dataset_ratios(model, tds, device, cfg.batch_objects, "eval train"), tlabels,
                                model.rig.candidates)
         class_alignment = np.zeros(len(classes), dtype=np.int64)
         for ci in range(len(classes)):
             picks = al[tlabels == ci]
             if len(picks):
                 class_alignment[ci] = np.bincount(picks).argmax()
-    ks = [int(k) for k in args.k.split(",")] if args.k else None
-    res = evaluate_ratios(ratios, np.array(ds.labels), model.rig, ks=ks, trials=args.trials, seed=args.seed,
+    res = evaluate_ratios(ratios, np.array(ds.labels), model.rig, ks=cfg.ks, trials=cfg.trials, seed=cfg.seed,
                           class_alignment=class_alignment)
-    res = {"checkpoint": str(stem), "data": manifest.origin, "split": args.split, "classes": classes, **res,
+    res = {"checkpoint": str(stem), "data": manifest.origin, "split": cfg.split, "classes": classes, **res,
            "skipped": skipped}
-    out = Path(args.out) if args.out else stem.parent
+    out = Path(cfg.out) if cfg.out else stem.parent
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / f"eval_{args.split}.json", json_summary(res))
-    atomic_write_text(out / f"eval_{args.split}_images.csv", image_table(res, [o.id for o in ds.objects], ds.labels, classes))
-    save_confusion_png(np.array(res["confusion"]), classes, out / f"eval_{args.split}_confusion.png",
-                       f"{args.split}: object accuracy {res['object_acc_all']:.3f} ({res['objects']} objects)")
-    res["outputs"] = [str(out / f"eval_{args.split}.json"), str(out / f"eval_{args.split}_confusion.png"),
-                      str(out / f"eval_{args.split}_images.csv")]
+    atomic_write_json(out / f"eval_{cfg.split}.json", json_summary(res))
+    atomic_write_text(out / f"eval_{cfg.split}_images.csv", image_table(res, [o.id for o in ds.objects], ds.labels, classes))
+    save_confusion_png(np.array(res["confusion"]), classes, out / f"eval_{cfg.split}_confusion.png",
+                       f"{cfg.split}: object accuracy {res['object_acc_all']:.3f} ({res['objects']} objects)")
+    res["outputs"] = [str(out / f"eval_{cfg.split}.json"), str(out / f"eval_{cfg.split}_confusion.png"),
+                      str(out / f"eval_{cfg.split}_images.csv")]
     return res
 
 
-def main(args: argparse.Namespace) -> int:
-    res = run_eval(args)
-    summary = {k: res[k] for k in ("object_acc_all", "object_acc_k", "image_acc", "asset_pose", "outputs")}
+def summary(res: dict) -> dict:
+    """The few figures ``rotationnet eval`` prints."""
+    out = {k: res[k] for k in ("object_acc_all", "object_acc_k", "image_acc", "asset_pose", "outputs")}
     if res["skipped"]:
-        summary["skipped"] = res["skipped"]
+        out["skipped"] = res["skipped"]
     if "class_pose" in res:
-        summary["class_pose"] = res["class_pose"]
-    print(json.dumps(summary, indent=2))
-    return 0
+        out["class_pose"] = res["class_pose"]
+    return out

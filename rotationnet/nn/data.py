@@ -1,7 +1,7 @@
 """Multi-view datasets for training and evaluation (torch).
 
 The dataset format itself (manifest JSON, plain layouts, photo sets) is defined
-once in :mod:`rotationnet.manifest` and re-exported here.
+once in :mod:`rotationnet.core.manifest` and re-exported here.
 
 An item is a whole object: ``(views, label)`` with ``views`` a float tensor
 (V, 3, S, S) in rig order, normalised with the model's preprocessing.  Batches
@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from .errors import DataError
-from .manifest import Manifest, ObjectEntry, load_dataset, photo_sets  # noqa: F401  (re-export)
+from rotationnet.core.errors import DataError
+from rotationnet.core.manifest import Manifest, ObjectEntry, load_dataset, photo_sets  # noqa: F401  (re-export)
 
 __all__ = [
     "Manifest",
@@ -42,7 +42,7 @@ __all__ = [
 MAX_IMAGE_PIXELS = 64_000_000  # refuse bigger images before decoding them
 
 
-def _letterbox(img: Image.Image, size: int) -> Image.Image:
+def letterbox(img: Image.Image, size: int) -> Image.Image:
     """Resize the longer side to ``size`` and pad to a square with the median
     border colour (objects stay whole, aspect ratio kept)."""
     w, h = img.size
@@ -100,7 +100,7 @@ def load_image(path, size: int | None = None, background=(255, 255, 255)) -> np.
             Image.DecompressionBombWarning) as e:
         raise DataError(f"{path}: cannot read image: {e}") from None
     if size is not None:
-        out = _letterbox(out, size)
+        out = letterbox(out, size)
     return np.asarray(out, dtype=np.uint8)
 
 
@@ -148,7 +148,10 @@ class MultiViewDataset(torch.utils.data.Dataset):
         augment: light training augmentation (random scale/shift of each view
             and brightness/contrast jitter; never a mirror, which would change
             the pose's handedness).
-        cache: keep decoded images in memory as uint8 (S, S, 3).
+        cache: keep decoded images in memory as uint8 (V, S, S, 3) per object;
+            a dict shares the decoded images of another dataset of the same
+            objects and size (its :attr:`decoded`), e.g. a training set with
+            and without augmentation.
         seed: augmentation seed; with :meth:`set_epoch` every (epoch, object)
             gets the same augmentation on every run, so resumed runs repeat.
     Raises:
@@ -158,7 +161,7 @@ class MultiViewDataset(torch.utils.data.Dataset):
 
     def __init__(self, manifest: Manifest, objects: Sequence[ObjectEntry], image_size: int,
                  mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), augment: bool = False,
-                 cache: bool = True, seed: int = 0, check_sizes: bool = True):
+                 cache: bool | dict = True, seed: int = 0, check_sizes: bool = True):
         self.manifest = manifest
         self.objects = list(objects)
         self.image_size = int(image_size)
@@ -168,10 +171,19 @@ class MultiViewDataset(torch.utils.data.Dataset):
         self.seed = seed
         self.epoch = 0
         self.labels = [manifest.class_index(o.label) for o in self.objects]
-        self._cache: dict[int, np.ndarray] | None = {} if cache else None
+        if isinstance(cache, dict):
+            self._cache: dict[int, np.ndarray] | None = cache
+        else:
+            self._cache = {} if cache else None
         self._first_size: tuple[Path, tuple[int, int]] | None = None
         if check_sizes:
             self.check_image_sizes()
+
+    @property
+    def decoded(self) -> dict[int, np.ndarray] | None:
+        """The decoded-image cache (object index → uint8 (V, S, S, 3)), to share
+        with another dataset of the same objects through ``cache=``."""
+        return self._cache
 
     @property
     def num_views(self) -> int:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from rotationnet.checkpoint import load_checkpoint
+from rotationnet.nn.checkpoint import load_checkpoint
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _metrics(run):

@@ -25,8 +25,8 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-from .errors import CheckpointError, RotationNetError
-from .views import ViewRig, get_rig
+from rotationnet.core.errors import CheckpointError, RotationNetError
+from rotationnet.core.views import ViewRig, get_rig
 
 __all__ = [
     "Backbone",

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from rotationnet import cli
-from rotationnet.checkpoint import load_checkpoint, read_metadata
-from rotationnet.errors import CheckpointError
-from rotationnet.predict import Predictor
-from rotationnet.views import get_rig
+from rotationnet.nn.checkpoint import load_checkpoint, read_metadata
+from rotationnet.core.errors import CheckpointError
+from rotationnet.nn.predict import Predictor
+from rotationnet.core.views import get_rig
 
 from conftest import shared
 
@@ -178,7 +178,7 @@ def test_real_photos_identity_from_coil(tmp_path):
     """Turntable photos (COIL-100): train on the 12 views 30° apart of 8 objects,
     test on the ring offset by 15°."""
     root = shared("coil100")
-    from rotationnet.manifest import Manifest, photo_sets
+    from rotationnet.core.manifest import Manifest, photo_sets
 
     for n in range(1, 9):
         (tmp_path / f"obj{n}").symlink_to(root / f"obj{n}")
@@ -213,7 +213,7 @@ def test_hidden_head_with_label_smoothing_trains_and_predicts(synth_layout, tmp_
                      "--head-epochs", "40", "--head-hidden", "64", "--label-smoothing", "0.1",
                      "--val-fraction", "0", "--batch-objects", "6", "--seed", "0"]) == 0
     meta = read_metadata(run / "best")
-    assert meta["model"]["head_hidden"] == 64 and meta["args"]["label_smoothing"] == 0.1
+    assert meta["model"]["head_hidden"] == 64 and meta["config"]["label_smoothing"] == 0.1
     assert meta["dataset"]["num_val"] == 0 and meta["state"]["epoch"] == 40
     assert cli.main(["eval", str(run), str(synth_layout), "--split", "test"]) == 0
     res = json.loads((run / "eval_test.json").read_text())

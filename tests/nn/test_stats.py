@@ -1,13 +1,9 @@
 """The paired comparison that benchmarks/psb_accuracy.py reports against its baselines."""
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from psb_accuracy import paired_difference  # noqa: E402
+from rotationnet.nn.stats import paired_difference
 
 
 def test_paired_difference_matches_a_slow_bootstrap():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .fileio import atomic_path, atomic_write_text
+from rotationnet.core.fileio import atomic_path, atomic_write_text
 
 __all__ = ["plot_training_curves", "prediction_sheet", "write_html_report"]
 

@@ -1,4 +1,4 @@
-"""The inference worker behind the Blender add-on: ``python -m rotationnet.service``.
+"""The inference worker behind the Blender add-on: ``python -m rotationnet.app.service``.
 
 Torch never runs inside Blender's own process: the add-on starts this worker
 with an interpreter that has rotationnet installed and talks to it in JSON
@@ -28,9 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import RotationNetError
-
-PROTOCOL = 1
+from rotationnet.core import protocol as P
+from rotationnet.core.errors import RotationNetError
 
 
 class Service:
@@ -46,10 +45,10 @@ class Service:
 
     # -- commands --------------------------------------------------------------
     def ping(self, req):
-        return {"protocol": PROTOCOL, "pid": os.getpid()}
+        return {P.VERSION: P.PROTOCOL, "pid": os.getpid()}
 
     def configure(self, req):
-        from .predict import Predictor
+        from rotationnet.nn.predict import Predictor
 
         run = req.get("run") or ""
         if not run:
@@ -62,6 +61,8 @@ class Service:
             self.indexed = False
             self._progress(req, 1.0, f"model loaded in {time.time() - t0:.1f}s")
         lib, cache = req.get("library") or "", req.get("cache") or ""
+        if lib and Path(lib).resolve() == Path(Path(lib).resolve().anchor):
+            raise RotationNetError(f"{lib}: the filesystem root is not an asset library")
         if lib != self.library or cache != self.cache or self.index is None:
             from .assetindex import AssetIndex, list_assets
 
@@ -82,7 +83,10 @@ class Service:
     def classify(self, req):
         if self.predictor is None:
             raise RotationNetError("no trained model: configure first")
-        images = req.get("images") or []
+        images = req["images"]
+        if len(images) > self.predictor.rig.num_views:
+            raise RotationNetError(f"{len(images)} reference images, but the model's rig has "
+                                   f"{self.predictor.rig.num_views} views: give at most that many")
         for p in images:
             if not Path(p).is_file():
                 raise RotationNetError(f"{p}: reference image not found")
@@ -107,7 +111,7 @@ class Service:
             thumbs.mkdir(parents=True, exist_ok=True)
             from PIL import Image
 
-            from .fileio import atomic_path
+            from rotationnet.core.fileio import atomic_path
 
             for m, im in enumerate(res["images"]):
                 i = best["asset_views"][m]
@@ -128,27 +132,33 @@ class Service:
 
     # -- plumbing ----------------------------------------------------------------
     def _progress(self, req, frac, message):
-        self.send({"id": req.get("id"), "progress": float(frac), "message": message})
+        self.send(P.progress_reply(req.get(P.ID), frac, message))
 
     def handle(self, req: dict) -> bool:
-        cmd = req.get("cmd")
-        fn = {"ping": self.ping, "configure": self.configure, "index": self.index_,
-              "classify": self.classify}.get(cmd)
+        """Answer one request (already validated by :func:`~rotationnet.core.protocol.parse_request`).
+        Returns False after ``shutdown``."""
+        rid, cmd = req.get(P.ID), req.get(P.CMD)
         if cmd == "shutdown":
-            self.send({"id": req.get("id"), "ok": True, "result": None})
+            self.send(P.ok_reply(rid, None))
             return False
-        if fn is None:
-            self.send({"id": req.get("id"), "ok": False, "error": f"unknown command {cmd!r}"})
-            return True
+        fn = {"ping": self.ping, "configure": self.configure, "index": self.index_, "classify": self.classify}[cmd]
         try:
-            result = fn(req)
-            self.send({"id": req.get("id"), "ok": True, "result": result})
+            self.send(P.ok_reply(rid, fn(req)))
         except (RotationNetError, ValueError) as e:
-            self.send({"id": req.get("id"), "ok": False, "error": str(e)})
+            self.send(P.error_reply(rid, str(e)))
         except Exception as e:  # report, stay alive
             traceback.print_exc(file=sys.stderr)
-            self.send({"id": req.get("id"), "ok": False, "error": f"{type(e).__name__}: {e}"})
+            self.send(P.error_reply(rid, f"{type(e).__name__}: {e}"))
         return True
+
+    def handle_line(self, line: bytes | str) -> bool:
+        """Answer one raw request line, whatever it holds; False after ``shutdown``."""
+        try:
+            req = P.parse_request(line)
+        except P.ProtocolError as e:
+            self.send(P.error_reply(P.request_id(line) if len(line) <= P.MAX_LINE_BYTES else None, f"bad request: {e}"))
+            return True
+        return self.handle(req)
 
 
 def _json_default(o):
@@ -171,17 +181,11 @@ def main() -> int:
         proto.flush()
 
     svc = Service(send)
-    send({"id": None, "ready": True, "protocol": PROTOCOL})
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
+    send(P.ready_reply(os.getpid()))
+    for line in sys.stdin.buffer:  # bytes: a line that is not UTF-8 must not end the loop
+        if not line.strip():
             continue
-        try:
-            req = json.loads(line)
-        except json.JSONDecodeError as e:
-            send({"id": None, "ok": False, "error": f"bad request: {e}"})
-            continue
-        if not svc.handle(req):
+        if not svc.handle_line(line.strip()):
             break
     return 0
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from rotationnet import views
+from rotationnet.core import views
 
 
 def _check_group(rig):
@@ -129,5 +129,5 @@ def test_quaternion_and_rotation_helpers():
 
 
 def test_views_import_without_torch():
-    code = "import sys, rotationnet.views, rotationnet.manifest; assert 'torch' not in sys.modules"
+    code = "import sys, rotationnet.core.views, rotationnet.core.manifest; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -2,7 +2,7 @@
 
 Run as its own process (Blender's process must never load torch):
 
-    python tests/addon_scenario.py CONFIG.json
+    python blender_addon/scenario.py CONFIG.json
 
 CONFIG: {"zip", "run", "library", "references": [...], "user_resources", "python"}.
 Prints one JSON line: classification, placement and checks.

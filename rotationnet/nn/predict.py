@@ -26,70 +26,18 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .assign import candidate_scores, image_class_log_probs, image_log_ratios
+from .assign import image_class_log_probs, image_log_ratios, ordered_assignment, unordered_assignment
 from .data import load_image
-from .errors import DataError
-from .views import ViewRig, matrix_to_quaternion, rotation_between_views
+from .distributed import default_device
+from rotationnet.core.errors import DataError
+from rotationnet.core.views import ViewRig, matrix_to_quaternion, rotation_between_views
 
-__all__ = ["unordered_assignment", "ordered_assignment", "Predictor", "softmax", "default_device"]
-
-
-def default_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+__all__ = ["Predictor", "softmax"]
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
-
-
-def unordered_assignment(ratios: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Best injective image → slot assignment for every class.
-
-    Args:
-        ratios: (M, V, C) log-ratios of M ≤ V images.
-    Returns:
-        scores (C,): the best total per class; slots (C, M): the slot of each
-        image under that class's best assignment.  A single image (M = 1) is
-        scored by its class marginal over slots (:func:`image_class_log_probs`,
-        log-probabilities), which measured 1–4 points better than its best
-        slot's ratio on PSB; its slot is still the best one for each class.
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    r = np.asarray(ratios, dtype=np.float64)
-    if r.ndim != 3 or not 1 <= r.shape[0] <= r.shape[1]:
-        raise ValueError(f"ratios must be (M, V, C) with 1 <= M <= V, got shape {r.shape}")
-    m, _, c = r.shape
-    if m == 1:
-        slots = r[0].argmax(axis=0)  # (C,)
-        return image_class_log_probs(torch.from_numpy(r[0])).numpy(), slots[:, None]
-    scores = np.empty(c)
-    slots = np.empty((c, m), dtype=np.int64)
-    for cls in range(c):
-        rows, cols = linear_sum_assignment(r[:, :, cls], maximize=True)
-        slots[cls, rows] = cols
-        scores[cls] = r[rows, cols, cls].sum()
-    return scores, slots
-
-
-def ordered_assignment(ratios: np.ndarray, positions: Sequence[int], candidates: np.ndarray):
-    """Joint (candidate, class) scores for images at known rig positions.
-
-    Args:
-        ratios: (M, V, C); positions: (M,) distinct rig image indices;
-        candidates: (K, V).
-    Returns:
-        scores (K, C) with unobserved slots contributing nothing.
-    """
-    r = torch.as_tensor(np.asarray(ratios, dtype=np.float32))
-    m, v, c = r.shape
-    pos = np.asarray(positions, dtype=np.int64)
-    if pos.shape != (m,) or len(set(pos.tolist())) != m or pos.min() < 0 or pos.max() >= v:
-        raise ValueError(f"positions must be {m} distinct indices in [0, {v}), got {list(positions)}")
-    full = torch.zeros(1, v, v, c)
-    full[0, torch.as_tensor(pos)] = r
-    return candidate_scores(full, torch.tensor(candidates))[0].numpy()
 
 
 class Predictor:
@@ -127,19 +75,19 @@ class Predictor:
         """Paths, PIL images or uint8 (H, W, 3) arrays → normalised (M, 3, S, S)."""
         from PIL import Image
 
-        from .data import _letterbox
+        from .data import letterbox
 
         arrs = []
         for im in images:
             if isinstance(im, (str, Path)):
                 a = load_image(im, self.size, self.background)
             elif isinstance(im, Image.Image):
-                a = np.asarray(_letterbox(im.convert("RGB"), self.size))
+                a = np.asarray(letterbox(im.convert("RGB"), self.size))
             else:
                 a = np.asarray(im)
                 if a.ndim != 3 or a.shape[2] not in (3, 4) or a.dtype != np.uint8:
                     raise DataError(f"image array must be uint8 (H, W, 3|4), got {a.dtype} {a.shape}")
-                a = np.asarray(_letterbox(Image.fromarray(a[..., :3]), self.size))
+                a = np.asarray(letterbox(Image.fromarray(a[..., :3]), self.size))
             arrs.append(a)
         x = torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).float().div_(255.0)
         return (x - self.mean) / self.std

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from rotationnet import assign, views
+from rotationnet.nn import assign
+
+from rotationnet.core import views
 
 
 def naive_view_targets(logits, labels, vcand):

@@ -8,9 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
-from rotationnet import data, manifest
-from rotationnet.errors import DataError
-from rotationnet.views import get_rig
+from rotationnet.nn import data
+
+from rotationnet.core import manifest
+from rotationnet.core.errors import DataError
+from rotationnet.core.views import get_rig
 
 from conftest import shared
 
@@ -199,7 +201,7 @@ def test_real_coil_photo_sets_load(tmp_path):
 
 
 def test_validation_keeps_copies_of_a_mesh_together():
-    from rotationnet.manifest import ObjectEntry
+    from rotationnet.core.manifest import ObjectEntry
 
     objs = [ObjectEntry(id=f"train/a/m{i}{suffix}", split="train", label="a", views=[],
                         source={"path": f"/lib/a/m{i}.ply"}) for i in range(6) for suffix in ("", "__r1", "__r2")]

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
-from .fileio import atomic_path, sha256_file
+from rotationnet.core.errors import DataError
+from rotationnet.core.fileio import atomic_path, sha256_file
 
-log = logging.getLogger("rotationnet.assetindex")
+log = logging.getLogger("rotationnet.app.assetindex")
 
 __all__ = ["Asset", "list_assets", "AssetIndex"]
 
@@ -123,7 +123,7 @@ class AssetIndex:
     """Asset renders, alignments and descriptors for one model.
 
     Args:
-        predictor: a :class:`rotationnet.predict.Predictor`.
+        predictor: a :class:`rotationnet.nn.predict.Predictor`.
         cache_dir: where per-asset ``.npz`` files live.
     """
 
@@ -133,9 +133,7 @@ class AssetIndex:
         self.predictor = predictor
         self.cache = Path(cache_dir)
         self.cache.mkdir(parents=True, exist_ok=True)
-        rig = predictor.rig
-        self.settings = RenderSettings(rig=rig.spec if rig.spec != "custom" else "ring12",
-                                       size=predictor.size, supersample=2)
+        self.settings = RenderSettings(rig=predictor.rig, size=predictor.size, supersample=2)
         self.model_key = predictor.meta.get("tensors_sha256", "")[:12]
         blob = json.dumps(self.settings.pixel_settings(), sort_keys=True).encode()
         self.render_key = hashlib.sha256(blob).hexdigest()[:12]
@@ -215,6 +213,6 @@ class AssetIndex:
 
 
 def _ordered_scores(ratios: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    from .predict import ordered_assignment
+    from rotationnet.nn.assign import ordered_assignment
 
     return ordered_assignment(ratios, list(range(ratios.shape[0])), candidates)

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import CheckpointError, OutputError
-from .fileio import atomic_write_bytes, atomic_write_json, sha256_file
+from rotationnet.core.errors import CheckpointError, OutputError
+from rotationnet.core.fileio import atomic_write_bytes, atomic_write_json, sha256_file
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_metadata", "checkpoint_stem", "tensors_path", "FORMAT"]
 

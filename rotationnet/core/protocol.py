@@ -1,0 +1,217 @@
+"""The worker protocol: one definition of the requests and replies that the
+Blender add-on and ``python -m rotationnet.app.service`` exchange, used by both
+sides (standard library only: the add-on bundles it).
+
+JSON lines.  The worker's first line is ``{"id": null, "ready": true,
+"protocol": PROTOCOL, "pid": ...}``.  A request is an object ``{"id", "cmd",
+...fields}`` (:data:`COMMANDS` lists each command's fields); the worker answers
+with any number of progress lines ``{"id", "progress": 0..1, "message"}`` and
+then exactly one of ``{"id", "ok": true, "result"}`` /
+``{"id", "ok": false, "error"}``.  Every line gets that final answer, whatever
+it holds — malformed lines included (their ``id`` is ``null`` when it cannot be
+read) — and the worker stays up; only ``shutdown`` ends it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+__all__ = [
+    "PROTOCOL", "ProtocolError", "Field", "COMMANDS", "MAX_LINE_BYTES", "MAX_IMAGES", "MAX_PATH_CHARS",
+    "ID", "CMD", "OK", "RESULT", "ERROR", "PROGRESS", "MESSAGE", "READY", "VERSION",
+    "CLASSIFY_IMAGE_FIELDS", "parse_request", "request_id", "validate_request", "make_request",
+    "ready_reply", "ok_reply", "error_reply", "progress_reply", "check_ready",
+]
+
+PROTOCOL = 2  # 2: requests validated against COMMANDS; worker module rotationnet.app.service
+
+MAX_LINE_BYTES = 1 << 20  # a request line longer than this is refused unread
+MAX_IMAGES = 64  # reference images in one classify request
+MAX_PATH_CHARS = 4096
+
+# envelope keys
+ID, CMD, OK, RESULT, ERROR = "id", "cmd", "ok", "result", "error"
+PROGRESS, MESSAGE, READY, VERSION = "progress", "message", "ready", "protocol"
+
+
+class ProtocolError(ValueError):
+    """A request or reply that does not follow the protocol (the message says how)."""
+
+
+@dataclass(frozen=True)
+class Field:
+    """One request field: its kind (``"path"``, ``"paths"``, ``"int"``, ``"choice"``),
+    whether it must be present, and its bounds."""
+
+    kind: str
+    required: bool = False
+    low: int = 1
+    high: int = 100
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+    def check(self, cmd: str, name: str, value):
+        where = f"'{cmd}' field '{name}'"
+        if self.kind == "path":
+            return _path(where, value, allow_empty=not self.required)
+        if self.kind == "paths":
+            if not isinstance(value, list):
+                raise ProtocolError(f"{where} must be a list of file paths, got {_kind(value)}")
+            if not 1 <= len(value) <= MAX_IMAGES:
+                raise ProtocolError(f"{where} must hold 1 to {MAX_IMAGES} paths, got {len(value)}")
+            return [_path(f"{where}[{i}]", v, allow_empty=False) for i, v in enumerate(value)]
+        if self.kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ProtocolError(f"{where} must be an integer, got {_kind(value)}")
+            if not self.low <= value <= self.high:
+                raise ProtocolError(f"{where} must be {self.low}..{self.high}, got {value}")
+            return value
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise ProtocolError(f"{where} must be one of {list(self.choices)}, got {_short(value)}")
+            return value
+        raise AssertionError(self.kind)  # pragma: no cover - a schema typo
+
+
+# command → its fields (besides "id" and "cmd")
+COMMANDS: dict[str, dict[str, Field]] = {
+    "ping": {},
+    "shutdown": {},
+    "configure": {
+        "run": Field("path", help="run folder written by rotationnet train"),
+        "which": Field("choice", choices=("best", "last"), help="which checkpoint of the run"),
+        "library": Field("path", help="asset library: a mesh folder, a folder of .blend files or one .blend"),
+        "cache": Field("path", help="folder for the asset index"),
+    },
+    "index": {},
+    "classify": {
+        "images": Field("paths", required=True, help="reference images of one object"),
+        "top_k": Field("int", low=1, high=100, help="classes (and alternative assets) to report"),
+        "thumbs": Field("path", help="folder for the asset thumbnails"),
+    },
+}
+
+# what every entry of a classify reply's "images" holds
+CLASSIFY_IMAGE_FIELDS = {
+    "image": "the reference image's path",
+    "view_slot": "RotationNet's view slot for the image (a camera of the model's rig)",
+    "azimuth_deg": "azimuth of that slot's camera (degrees, from +X towards +Y)",
+    "elevation_deg": "elevation of that slot's camera (degrees, from the XY plane)",
+    "asset_view": "the asset's own rig image the reference is seen like (with a library)",
+    "asset_view_direction": "unit vector in the asset frame from its centre towards the camera (with a library)",
+    "asset_view_up": "unit vector in the asset frame: the picture's up direction (with a library)",
+    "thumbnail": "PNG of the asset seen from asset_view (with a library)",
+}
+
+
+def _kind(value) -> str:
+    return "null" if value is None else {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+                                         int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _short(value, n: int = 60) -> str:
+    r = repr(value)
+    return r if len(r) <= n else r[: n - 3] + "..."
+
+
+def _path(where: str, value, allow_empty: bool) -> str:
+    if not isinstance(value, str):
+        raise ProtocolError(f"{where} must be a path string, got {_kind(value)}")
+    if not value and not allow_empty:
+        raise ProtocolError(f"{where} is empty")
+    if "\x00" in value:
+        raise ProtocolError(f"{where} contains a NUL character")
+    if len(value) > MAX_PATH_CHARS:
+        raise ProtocolError(f"{where} is longer than {MAX_PATH_CHARS} characters")
+    return value
+
+
+def _check_id(value):
+    if value is None or isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise ProtocolError(f"request 'id' must be an integer, a string or null, got {_kind(value)}")
+
+
+def validate_request(req) -> dict:
+    """Check a decoded request against :data:`COMMANDS`; returns it (fields
+    as given).  Raises :class:`ProtocolError` naming the command and field."""
+    if not isinstance(req, dict):
+        raise ProtocolError(f"a request must be a JSON object, got {_kind(req)}")
+    _check_id(req.get(ID))
+    cmd = req.get(CMD)
+    if not isinstance(cmd, str) or cmd not in COMMANDS:
+        raise ProtocolError(f"unknown command {_short(cmd)}; commands: {', '.join(COMMANDS)}")
+    schema = COMMANDS[cmd]
+    unknown = sorted(set(req) - set(schema) - {ID, CMD})
+    if unknown:
+        raise ProtocolError(f"'{cmd}' takes no field {_short(unknown[0])} (fields: {', '.join(schema) or 'none'})")
+    out = {ID: req.get(ID), CMD: cmd}
+    for name, f in schema.items():
+        if name in req:
+            out[name] = f.check(cmd, name, req[name])
+        elif f.required:
+            raise ProtocolError(f"'{cmd}' needs the field '{name}' ({f.help})")
+    return out
+
+
+def request_id(line) -> object:
+    """The ``id`` of a raw request line when it can be read (for the error
+    reply to a request that fails validation), else None."""
+    try:
+        req = json.loads(line)
+        return _check_id(req.get(ID)) if isinstance(req, dict) else None
+    except (ValueError, RecursionError, ProtocolError):
+        return None
+
+
+def parse_request(line: bytes | str) -> dict:
+    """One request line → the validated request.  Raises :class:`ProtocolError`
+    for lines that are too long, not UTF-8, not JSON, nested too deeply, or
+    that do not match :data:`COMMANDS`."""
+    if isinstance(line, bytes):
+        if len(line) > MAX_LINE_BYTES:
+            raise ProtocolError(f"request line of {len(line)} bytes is longer than {MAX_LINE_BYTES}")
+        try:
+            line = line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise ProtocolError(f"request is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    elif len(line) > MAX_LINE_BYTES:
+        raise ProtocolError(f"request line of {len(line)} characters is longer than {MAX_LINE_BYTES}")
+    try:
+        req = json.loads(line)
+    except RecursionError:
+        raise ProtocolError("request JSON is nested too deeply") from None
+    except ValueError as e:
+        raise ProtocolError(f"request is not JSON: {e}") from None
+    return validate_request(req)
+
+
+def make_request(rid, cmd: str, **fields) -> str:
+    """A request line (with its newline), validated like the worker will."""
+    return json.dumps(validate_request({ID: rid, CMD: cmd, **fields})) + "\n"
+
+
+def ready_reply(pid: int) -> dict:
+    return {ID: None, READY: True, VERSION: PROTOCOL, "pid": pid}
+
+
+def ok_reply(rid, result) -> dict:
+    return {ID: rid, OK: True, RESULT: result}
+
+
+def error_reply(rid, error: str) -> dict:
+    return {ID: rid, OK: False, ERROR: str(error)}
+
+
+def progress_reply(rid, fraction: float, message: str) -> dict:
+    return {ID: rid, PROGRESS: float(fraction), MESSAGE: str(message)}
+
+
+def check_ready(msg: dict, worker: str = "the worker") -> None:
+    """Raise :class:`ProtocolError` when a worker's ready line speaks another
+    protocol version than this side."""
+    theirs = msg.get(VERSION)
+    if theirs != PROTOCOL:
+        raise ProtocolError(f"{worker} speaks worker protocol {theirs}, this add-on protocol {PROTOCOL}: install the "
+                            "same rotationnet version for the worker as the add-on's")
