@@ -33,6 +33,25 @@ def _direction(az, el):
 
 
 def run_demo(out, quick: bool = False, finetune_epochs: int | None = None, seed: int = 0, workers: int = 2) -> Path:
+    """Run the demo into ``out``; returns the report page.  The console shows
+    progress bars and the steps; Blender's and Mesa's own output goes to
+    ``out/demo.log``."""
+    from rotationnet.core.fileio import native_output_to
+    from rotationnet.nn.train import ConsoleHandler
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if not log.handlers:
+        h = ConsoleHandler()
+        h.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(h)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    with native_output_to(out / "demo.log"):
+        return _run_demo(out, quick, finetune_epochs, seed, workers)
+
+
+def _run_demo(out: Path, quick: bool, finetune_epochs: int | None, seed: int, workers: int) -> Path:
     from PIL import Image
 
     from render.bulk import render_library
@@ -48,14 +67,6 @@ def run_demo(out, quick: bool = False, finetune_epochs: int | None = None, seed:
     from rotationnet.core.views import from_cameras
 
     t_start = time.time()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    if not log.handlers:
-        h = logging.StreamHandler()
-        h.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(h)
-        log.setLevel(logging.INFO)
-        log.propagate = False
     size = 96 if quick else 128
     instances, test = (8, 2) if quick else (14, 3)
     epochs = finetune_epochs if finetune_epochs is not None else (1 if quick else 3)
@@ -143,6 +154,6 @@ def run_demo(out, quick: bool = False, finetune_epochs: int | None = None, seed:
          f"Renders: {data} (contact sheets in {data / 'sheets'}); run: {run}.",
          f"Every held-out image alone, predicted class and view: {Path(res['outputs'][2]).name}.",
          "Chance level: 12.5% for the class, 8.3% for the exact view."])
-    print(f"report: {page.resolve()}")
+    print(f"report: {page.resolve()}  (Blender's and Mesa's output: {out / 'demo.log'})")
     print(json.dumps({k: v for k, v in metrics.items() if not isinstance(v, dict)}, indent=2))
     return page

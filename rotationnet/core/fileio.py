@@ -3,6 +3,7 @@ so a crash never leaves a partial file under the final name."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -14,7 +15,7 @@ from pathlib import Path
 from .errors import OutputError, RotationNetError
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "sha256_file", "atomic_path",
-           "ensure_writable_dir", "remove_stale_temporaries"]
+           "ensure_writable_dir", "remove_stale_temporaries", "native_output_to"]
 
 
 def _pid_namespace() -> str:
@@ -135,3 +136,46 @@ def ensure_writable_dir(path, what: str = "output folder") -> Path:
     except OSError as e:
         raise OutputError(f"{path}: cannot write to the {what}: {e.strerror or e}") from None
     return path
+
+
+@contextlib.contextmanager
+def native_output_to(path):
+    """Send what native libraries print to file descriptors 1 and 2 (Blender's
+    ``Saved: ...`` lines, Mesa's EGL messages, child processes) to the log file
+    ``path`` (appended), while Python's ``sys.stdout``/``sys.stderr`` — progress
+    bars, log handlers, ``print`` — keep writing to the console.  Restores
+    everything on exit.  A no-op when the descriptors cannot be duplicated."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    try:
+        saved = (os.dup(1), os.dup(2))
+    except OSError:
+        yield
+        return
+    old_streams = sys.stdout, sys.stderr
+    log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        sys.stdout = os.fdopen(os.dup(saved[0]), "w", buffering=1, encoding="utf-8", errors="replace")
+        sys.stderr = os.fdopen(os.dup(saved[1]), "w", buffering=1, encoding="utf-8", errors="replace")
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for stream in (sys.stdout, sys.stderr):
+            if stream not in old_streams:
+                stream.close()
+        sys.stdout, sys.stderr = old_streams
+        for fd in (*saved, log_fd):
+            os.close(fd)

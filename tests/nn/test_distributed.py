@@ -42,10 +42,19 @@ def test_two_processes_equal_one_with_the_same_global_batch(synth_layout, tmp_pa
         for k in x:
             if k != "phase":
                 assert x[k] == pytest.approx(y[k], rel=1e-3, abs=1e-5), (k, x, y)
+    # the same weights: each tensor's relative norm difference is tiny.  Float
+    # reduction order differs between 1 and 2 processes, so single elements may
+    # drift (e.g. a depthwise conv's) while whole tensors agree; a rank training
+    # on other objects or a skipped gradient all-reduce moves them by >> 1e-3
     wa = load_checkpoint(one / "last")[0].state_dict()
     wb = load_checkpoint(two / "last")[0].state_dict()
+    assert wa.keys() == wb.keys()
     for k in wa:
-        torch.testing.assert_close(wa[k], wb[k], rtol=1e-3, atol=1e-5, msg=k)
+        if not wa[k].is_floating_point():
+            assert torch.equal(wa[k], wb[k]), k
+            continue
+        diff = float((wa[k].double() - wb[k].double()).norm())
+        assert diff <= 1e-3 * float(wa[k].double().norm()) + 1e-6, (k, diff, float(wa[k].double().norm()))
     # equal because both learned the same thing, not because nothing was learned
     assert a[2]["train_loss"] < 0.8 * a[0]["train_loss"]
 

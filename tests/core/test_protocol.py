@@ -1,0 +1,56 @@
+"""The worker protocol (rotationnet.core.protocol): one schema, clear refusals."""
+
+import json
+
+import pytest
+
+from rotationnet.core import protocol as P
+
+
+def test_valid_requests_pass_and_round_trip():
+    line = P.make_request(3, "classify", images=["/x/a.png", "/x/b.png"], top_k=5, thumbs="/tmp/t")
+    req = P.parse_request(line.encode())
+    assert req == {"id": 3, "cmd": "classify", "images": ["/x/a.png", "/x/b.png"], "top_k": 5, "thumbs": "/tmp/t"}
+    assert P.parse_request('{"id": "a", "cmd": "ping"}') == {"id": "a", "cmd": "ping"}
+    assert P.parse_request(P.make_request(None, "configure", run="", library="/lib", cache="/c"))["run"] == ""
+
+
+@pytest.mark.parametrize("line, message", [
+    (b"[1, 2]", "must be a JSON object, got a list"),
+    (b"\xff\xfe{}", "not UTF-8"),
+    (b"{nope", "not JSON"),
+    (b"[" * 100000 + b"]" * 100000, "nested too deeply"),
+    (b'{"cmd": "classify", "images": "a.png"}', "'classify' field 'images' must be a list of file paths, got a string"),
+    (b'{"cmd": "classify", "images": []}', "must hold 1 to 64 paths, got 0"),
+    (b'{"cmd": "classify"}', "'classify' needs the field 'images'"),
+    (b'{"cmd": "classify", "images": [3]}', "'classify' field 'images'[0] must be a path string, got an integer"),
+    (b'{"cmd": "classify", "images": ["a"], "top_k": true}', "'top_k' must be an integer, got a boolean"),
+    (b'{"cmd": "classify", "images": ["a"], "top_k": 0}', "'top_k' must be 1..100, got 0"),
+    (b'{"cmd": "configure", "run": "a\\u0000b"}', "contains a NUL character"),
+    (b'{"cmd": "configure", "which": "worst"}', "must be one of ['best', 'last']"),
+    (b'{"cmd": "ping", "extra": 1}', "'ping' takes no field 'extra'"),
+    (b'{"cmd": "format_disk"}', "unknown command 'format_disk'"),
+    (b'{"cmd": ["ping"]}', "unknown command ['ping']"),
+    (b'{"id": [1], "cmd": "ping"}', "'id' must be an integer, a string or null, got a list"),
+])
+def test_bad_requests_are_refused_with_a_clear_message(line, message):
+    with pytest.raises(P.ProtocolError) as e:
+        P.parse_request(line)
+    assert message in str(e.value)
+
+
+def test_request_id_is_recovered_for_the_error_reply():
+    assert P.request_id(b'{"id": 7, "cmd": "classify", "images": "a.png"}') == 7
+    assert P.request_id(b"[1]") is None and P.request_id(b"\xff") is None and P.request_id(b'{"id": {}}') is None
+
+
+def test_make_request_refuses_what_the_worker_would_refuse():
+    with pytest.raises(P.ProtocolError, match="must be a list"):
+        P.make_request(1, "classify", images="a.png")
+
+
+def test_ready_line_version_check():
+    P.check_ready(P.ready_reply(123))
+    old = json.loads(json.dumps({**P.ready_reply(1), "protocol": 1}))
+    with pytest.raises(P.ProtocolError, match=f"speaks worker protocol 1, this add-on protocol {P.PROTOCOL}"):
+        P.check_ready(old, "the worker (/usr/bin/python3)")
