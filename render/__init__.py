@@ -3,7 +3,9 @@
 * :mod:`render.meshes` — finding, loading and normalising meshes (no Blender);
 * :mod:`render.engine` — :class:`~render.engine.Renderer`: one mesh → (V, S, S, C) images;
 * :mod:`render.bulk` — whole libraries → datasets (workers, resume, shards);
-* :mod:`render.sheet` — contact sheets.
+* :mod:`render.sheet` — contact sheets;
+* :mod:`render.blend` — assets inside ``.blend`` files;
+* :mod:`render.procedural` — the demo's procedural prop library.
 
 Camera rigs and the dataset manifest come from :mod:`rotationnet.core.views` and
 :mod:`rotationnet.core.manifest`; nothing is defined twice.

@@ -82,7 +82,15 @@ def test_extension_zip_is_valid(setup):
     names = zipfile.ZipFile(setup["zip"]).namelist()
     assert "blender_manifest.toml" in names and "__init__.py" in names
     assert any(n.startswith("wheels/rotationnet-") for n in names)
-    assert not any("build.py" in n or "__pycache__" in n for n in names)
+    assert not any("build.py" in n or "scenario.py" in n or "__pycache__" in n for n in names)
+    # the bundled wheel holds only rotationnet/__init__.py and rotationnet/core (numpy-only, no torch)
+    import io
+
+    whl = next(n for n in names if n.startswith("wheels/rotationnet-"))
+    inner = zipfile.ZipFile(io.BytesIO(zipfile.ZipFile(setup["zip"]).read(whl))).namelist()
+    code = sorted(n for n in inner if n.endswith(".py"))
+    assert "rotationnet/__init__.py" in code and "rotationnet/core/protocol.py" in code
+    assert all(n == "rotationnet/__init__.py" or n.startswith("rotationnet/core/") for n in code), code
 
 
 def test_classify_and_place_in_blender(setup):

@@ -44,19 +44,13 @@ class Asset:
     object: str | None = None  # object name inside a .blend
 
 
-def _blend_assets(path: Path) -> list[str]:
-    import bpy
-
-    with bpy.data.libraries.load(str(path), link=False, assets_only=True) as (src, _dst):
-        return sorted(src.objects)
-
-
 def list_assets(library) -> list[Asset]:
     """Every asset of a library folder (or a single ``.blend`` file).
 
     Raises:
         DataError: missing library or no assets.
     """
+    from render.blend import blend_asset_names
     from render.meshes import MESH_EXTENSIONS, find_meshes
 
     lib = Path(library)
@@ -66,7 +60,7 @@ def list_assets(library) -> list[Asset]:
     blends = [lib] if lib.suffix == ".blend" else sorted(lib.rglob("*.blend"))
     for b in blends:
         try:
-            names = _blend_assets(b)
+            names = blend_asset_names(b)
         except Exception as e:
             raise DataError(f"{b}: cannot read assets from the .blend file: {e}") from None
         label = b.parent.name if b.parent != lib else None
@@ -79,44 +73,6 @@ def list_assets(library) -> list[Asset]:
     if not assets:
         raise DataError(f"{lib}: no assets (mesh files in <Class>/ folders or objects marked as assets in .blend files)")
     return assets
-
-
-def _blend_object_mesh(path: str, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Triangles of a .blend asset object (and its mesh children) in its own frame."""
-    import bpy
-
-    with bpy.data.libraries.load(path, link=False, assets_only=True) as (_src, dst):
-        dst.objects = [name]
-    obj = dst.objects[0]
-    if obj is None:
-        raise DataError(f"{path}: asset object '{name}' not found")
-    verts, faces, offset = [], [], 0
-    try:
-        base_inv = np.array(obj.matrix_world.inverted())
-        for o in [obj, *obj.children_recursive]:
-            if o.type != "MESH":
-                continue
-            me = o.data
-            me.calc_loop_triangles()
-            co = np.empty(len(me.vertices) * 3, np.float32)
-            me.vertices.foreach_get("co", co)
-            co = co.reshape(-1, 3)
-            m = base_inv @ np.array(o.matrix_world)
-            co = co @ m[:3, :3].T + m[:3, 3]
-            tri = np.empty(len(me.loop_triangles) * 3, np.int32)
-            me.loop_triangles.foreach_get("vertices", tri)
-            verts.append(co)
-            faces.append(tri.reshape(-1, 3) + offset)
-            offset += len(co)
-    finally:
-        for o in [obj, *obj.children_recursive]:
-            data = o.data
-            bpy.data.objects.remove(o, do_unlink=True)
-            if isinstance(data, bpy.types.Mesh) and data.users == 0:
-                bpy.data.meshes.remove(data)
-    if not faces or sum(len(f) for f in faces) == 0:
-        raise DataError(f"{path}: asset '{name}' has no mesh faces")
-    return np.concatenate(verts).astype(np.float64), np.concatenate(faces).astype(np.int64)
 
 
 class AssetIndex:
@@ -155,6 +111,7 @@ class AssetIndex:
     def update(self, assets: list[Asset], progress=None) -> dict:
         """Load cached entries and build missing ones.  ``progress(done, total,
         message)`` is called after each asset.  Returns counts and failures."""
+        from render.blend import blend_object_mesh
         from render.meshes import load_mesh, normalize
 
         pred = self.predictor
@@ -172,7 +129,7 @@ class AssetIndex:
                     if a.kind == "mesh":
                         v, f = load_mesh(a.source, "Z")
                     else:
-                        v, f = _blend_object_mesh(a.source, a.object)
+                        v, f = blend_object_mesh(a.source, a.object)
                     vn, norm = normalize(v, f)
                     images, _ = self._renderer_().render(vn, f)
                     ratios, feats = pred.ratios_and_features(list(images))
