@@ -386,13 +386,25 @@ class Renderer:
         off = gpu.types.GPUOffScreen(w, h, format="RGBA8")
         near, far = max(s.distance - 1.5, 0.01), s.distance + 1.5
         proj = _perspective(s.fov, near, far)
+        self._gpu = {"shader": shader, "offscreen": off, "tile": tile, "k": k, "cols": cols, "rows": rows,
+                     "w": w, "h": h, "buf": gpu.types.Buffer("UBYTE", w * h * 4),
+                     "dbuf": gpu.types.Buffer("FLOAT", w * h), "proj": proj, "near": near, "far": far}
+        self._gpu["ubos"] = self._view_ubos(self._mats, self.rig.cameras)
+        return self._gpu
+
+    def _view_ubos(self, mats: np.ndarray, cameras: np.ndarray) -> list:
+        """Uniform buffers (chunks of _CHUNK views) of the cameras' view-projection
+        matrices and eye positions."""
+        import gpu
+
+        s, proj, nv = self.settings, self._gpu["proj"], len(cameras)
         ubos = []
         for start in range(0, nv, _CHUNK):
             mvp = np.zeros((_CHUNK, 4, 4))
             eye = np.zeros((_CHUNK, 4))
             for j, i in enumerate(range(start, min(start + _CHUNK, nv))):
-                e = self.rig.cameras[i] * s.distance
-                r = self._mats[i]
+                e = cameras[i] * s.distance
+                r = mats[i]
                 view = np.eye(4)
                 view[:3, :3] = r.T
                 view[:3, 3] = -r.T @ e
@@ -401,10 +413,36 @@ class Renderer:
             # std140: column-major matrices, then vec4s
             data = np.concatenate([mvp.transpose(0, 2, 1).reshape(-1), eye.reshape(-1)]).astype(np.float32)
             ubos.append((start, min(_CHUNK, nv - start), gpu.types.GPUUniformBuf(gpu.types.Buffer("FLOAT", data.size, data.tolist()))))
-        self._gpu = {"shader": shader, "offscreen": off, "tile": tile, "k": k, "cols": cols, "rows": rows,
-                     "w": w, "h": h, "buf": gpu.types.Buffer("UBYTE", w * h * 4),
-                     "dbuf": gpu.types.Buffer("FLOAT", w * h), "ubos": ubos, "near": near, "far": far}
-        return self._gpu
+        return ubos
+
+    def render_cameras(self, vertices: np.ndarray, faces: np.ndarray, cameras: np.ndarray,
+                       up: np.ndarray) -> np.ndarray:
+        """Render a mesh from arbitrary cameras (fast engine), e.g. to refine a pose.
+
+        Args:
+            vertices: (n, 3) inside the unit sphere; faces: (m, 3) int.
+            cameras: (N, 3) unit directions towards the cameras, N ≤ the rig's V;
+            up: (N, 3) their up vectors.
+        Returns:
+            images (N, S, S, C) uint8 as :meth:`render` gives them.
+        Raises:
+            ValueError: another engine, or more cameras than the rig holds.
+        """
+        cams = np.asarray(cameras, dtype=np.float64).reshape(-1, 3)
+        if self.settings.engine != "fast":
+            raise ValueError("render_cameras needs the fast engine")
+        if not 1 <= len(cams) <= self.rig.num_views:
+            raise ValueError(f"render_cameras: 1..{self.rig.num_views} cameras (the rig's size), got {len(cams)}")
+        st = self._gpu_state()
+        mats = camera_matrices(cams, np.asarray(up, dtype=np.float64).reshape(-1, 3))
+        rig_ubos = st["ubos"]
+        st["ubos"] = self._view_ubos(mats, cams / np.linalg.norm(cams, axis=1, keepdims=True))
+        try:
+            rgba, _ = self._render_gpu(np.ascontiguousarray(vertices, dtype=np.float32),
+                                       np.ascontiguousarray(faces, dtype=np.int32), want_depth=False)
+        finally:
+            st["ubos"] = rig_ubos
+        return self._to_channels(rgba[: len(cams)])
 
     def _tiles(self, atlas: np.ndarray) -> np.ndarray:
         """(rows·T, cols·T, ...) bottom-up atlas → (V, T, T, ...) top-down tiles."""

@@ -1,0 +1,304 @@
+"""Pose from the asset's own renders: template matching on spatial features,
+then render-and-compare.
+
+The way model-based pose methods for unseen objects work (template-pose,
+FoundPose, GigaPose), on this CPU and with the offline EfficientNet-Lite
+weights:
+
+1. **Templates** (:func:`build_templates`): the asset is rendered by the fast
+   engine from a view sphere (:class:`TemplateSpec`: azimuth every 10°,
+   elevations from below the horizon to straight above), each render cropped
+   around its silhouette (:func:`rotationnet.app.segment.object_crop`) and
+   described by the frozen ImageNet backbone's *spatial* feature map — one unit
+   vector per cell, so left and right stay apart — plus the silhouette.
+2. **Coarse** (:func:`coarse_match`): the reference picture's crop, turned by
+   the in-plane angles searched (±30° by default), is scored against every
+   template: mask-weighted cosine of the cells plus silhouette IoU.
+3. **Refine** (:func:`refine`): around the best hypotheses the asset is
+   rendered again from nearby cameras (finer azimuth, elevation and roll,
+   halving the step), scored the same way, to a continuous rotation.
+
+A pose is a camera in the asset's frame: ``direction`` (unit vector from the
+asset's centre towards the camera) and ``up`` (the picture's up direction);
+:func:`pose_fields` turns it into the worker's reply fields.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from rotationnet.core.views import camera_matrices, camera_up_vectors, matrix_to_quaternion
+
+from .segment import object_crop, rotate_image
+
+__all__ = ["TemplateSpec", "Descriptor", "Templates", "Hypothesis", "build_templates", "describe_query",
+           "coarse_match", "refine", "pose_fields", "turn_camera", "rolled_up"]
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    """Where the templates of an asset are seen from, and how they are drawn."""
+
+    azimuth_step: float = 10.0
+    elevations: tuple[float, ...] = (-20.0, -5.0, 10.0, 25.0, 40.0, 55.0, 70.0)
+    top: bool = True  # plus one camera straight above
+    render_size: int = 160  # pixels of the whole frame (the unit sphere) before cropping
+    supersample: int = 2
+    crop: int = 128  # the crop the backbone sees
+
+    def directions(self) -> np.ndarray:
+        """(T, 3) unit vectors towards the template cameras (elevation-major)."""
+        az = np.radians(np.arange(0.0, 360.0, self.azimuth_step))
+        dirs = [np.stack([np.cos(math.radians(e)) * np.cos(az), np.cos(math.radians(e)) * np.sin(az),
+                          np.full_like(az, math.sin(math.radians(e)))], axis=1) for e in self.elevations]
+        if self.top:
+            dirs.append(np.array([[0.0, 0.0, 1.0]]))
+        return np.concatenate(dirs)
+
+    def key(self) -> dict:
+        return {"azimuth_step": self.azimuth_step, "elevations": list(self.elevations), "top": self.top,
+                "render_size": self.render_size, "supersample": self.supersample, "crop": self.crop}
+
+
+def rolled_up(direction: np.ndarray, roll_deg) -> np.ndarray:
+    """Up vectors of cameras at ``direction`` (…, 3) turned by ``roll_deg`` about
+    their viewing axis from the upright one (world +Z projected); positive
+    ``roll_deg`` turns the picture's content counter-clockwise."""
+    c = np.asarray(direction, dtype=np.float64)
+    u = camera_up_vectors(c)
+    x = np.cross(u, c)
+    r = np.radians(np.asarray(roll_deg, dtype=np.float64))[..., None]
+    return np.cos(r) * u + np.sin(r) * x
+
+
+def turn_camera(direction: np.ndarray, up: np.ndarray, d_az: float, d_el: float, d_roll: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """A camera moved by small angles (degrees) in its own frame: ``d_az`` to
+    its right, ``d_el`` upwards, ``d_roll`` turning the picture's content
+    counter-clockwise."""
+    m = camera_matrices(direction, up)  # columns x, y, z = direction
+    a, e, r = (math.radians(v) for v in (d_az, d_el, d_roll))
+    # direction moves towards +x by a and towards +y by e; up follows; then roll about the new direction
+    rot_y = np.array([[math.cos(a), 0, math.sin(a)], [0, 1, 0], [-math.sin(a), 0, math.cos(a)]])
+    rot_x = np.array([[1, 0, 0], [0, math.cos(e), math.sin(e)], [0, -math.sin(e), math.cos(e)]])
+    rot_z = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    n = m @ rot_y @ rot_x @ rot_z
+    return n[:, 2], n[:, 1]
+
+
+# ----------------------------------------------------------------------------
+# descriptors
+# ----------------------------------------------------------------------------
+
+class Descriptor:
+    """The frozen ImageNet backbone's spatial feature map of a crop: (g, g, D)
+    unit vectors (one per cell, taken after stage ``layer`` of the network),
+    the mask's coverage of each cell, and a 32 × 32 silhouette.
+
+    Args:
+        backbone: a registered backbone with offline weights (EfficientNet-Lite).
+        layer: index of the last block stage used (4: stride 16, 112 channels for lite0).
+        device: torch device (default: CUDA when present).
+    """
+
+    SIL = 32
+
+    def __init__(self, backbone: str = "efficientnet_lite0", layer: int = 4, device=None):
+        from rotationnet.nn.distributed import default_device
+        from rotationnet.nn.model import create_backbone
+
+        self.name, self.layer = backbone, int(layer)
+        bb = create_backbone(backbone)
+        self.device = torch.device(device) if device is not None else default_device()
+        self.net = bb.module.eval().to(self.device).to(memory_format=torch.channels_last)
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+        self.mean = torch.tensor(bb.preprocess["mean"], dtype=torch.float32).view(1, 3, 1, 1)
+        self.std = torch.tensor(bb.preprocess["std"], dtype=torch.float32).view(1, 3, 1, 1)
+
+    def key(self) -> dict:
+        return {"backbone": self.name, "layer": self.layer}
+
+    @torch.no_grad()
+    def _maps(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.net
+        h = m.bn1(m.conv_stem(x))
+        for i, blk in enumerate(m.blocks):
+            h = blk(h)
+            if i == self.layer:
+                return h
+        return m.bn2(m.conv_head(h))
+
+    @torch.no_grad()
+    def __call__(self, crops: np.ndarray, masks: np.ndarray, batch: int = 64) -> dict:
+        """crops (N, S, S, 3) float 0..1, masks (N, S, S) → {"feat": (N, g, g, D)
+        float16 unit vectors, "cells": (N, g, g) float16 coverage, "sil": (N, 32, 32) float16}."""
+        feats, cells, sils = [], [], []
+        for i in range(0, len(crops), batch):
+            x = torch.from_numpy(np.ascontiguousarray(crops[i:i + batch], dtype=np.float32)).permute(0, 3, 1, 2)
+            x = ((x - self.mean) / self.std).to(self.device).contiguous(memory_format=torch.channels_last)
+            f = F.normalize(self._maps(x).float(), dim=1)
+            g = f.shape[-1]
+            m = torch.from_numpy(np.ascontiguousarray(masks[i:i + batch], dtype=np.float32))[:, None]
+            feats.append(f.permute(0, 2, 3, 1).half().cpu())
+            cells.append(F.adaptive_avg_pool2d(m, g)[:, 0].half())
+            sils.append(F.adaptive_avg_pool2d(m, self.SIL)[:, 0].half())
+        return {"feat": torch.cat(feats).numpy(), "cells": torch.cat(cells).numpy(), "sil": torch.cat(sils).numpy()}
+
+
+# ----------------------------------------------------------------------------
+# templates
+# ----------------------------------------------------------------------------
+
+@dataclass
+class Templates:
+    """One asset's templates: cameras (T, 3) directions and (T, 3) ups in the
+    asset's normalised frame, and their descriptors (see :class:`Descriptor`)."""
+
+    directions: np.ndarray
+    ups: np.ndarray
+    feat: np.ndarray
+    cells: np.ndarray
+    sil: np.ndarray
+
+    def arrays(self) -> dict:
+        return {"t_directions": self.directions, "t_ups": self.ups, "t_feat": self.feat, "t_cells": self.cells,
+                "t_sil": self.sil}
+
+    @classmethod
+    def from_arrays(cls, z) -> "Templates":
+        return cls(z["t_directions"], z["t_ups"], z["t_feat"], z["t_cells"], z["t_sil"])
+
+
+def crops_of(images: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """RGBA renders (N, H, W, 4) uint8 → object crops (N, S, S, 3) and masks (N, S, S)."""
+    crops, masks = np.zeros((len(images), size, size, 3), np.float32), np.zeros((len(images), size, size), np.float32)
+    for i, im in enumerate(images):
+        m = im[..., 3].astype(np.float32) / 255.0
+        if (m > 0.5).any():
+            crops[i], masks[i] = object_crop(im[..., :3], m, size)
+        else:
+            crops[i] = 0.5
+    return crops, masks
+
+
+def build_templates(renderer, vertices: np.ndarray, faces: np.ndarray, descriptor: Descriptor,
+                    spec: TemplateSpec) -> Templates:
+    """Render ``renderer``'s rig (the template sphere, transparent background)
+    and describe every view."""
+    images, _ = renderer.render(vertices, faces)
+    crops, masks = crops_of(images, spec.crop)
+    d = descriptor(crops, masks)
+    return Templates(renderer.rig.cameras.astype(np.float32), renderer.rig.up.astype(np.float32),
+                     d["feat"], d["cells"], d["sil"])
+
+
+# ----------------------------------------------------------------------------
+# matching
+# ----------------------------------------------------------------------------
+
+@dataclass
+class Hypothesis:
+    """A pose of one asset: camera ``direction`` and ``up`` in the asset frame, and its score."""
+
+    asset: str
+    direction: np.ndarray
+    up: np.ndarray
+    score: float
+    template: int = -1
+    roll: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def describe_query(descriptor: Descriptor, rgb: np.ndarray, mask: np.ndarray, size: int, rolls) -> dict:
+    """The reference picture's descriptors, one per in-plane turn in ``rolls`` (degrees)."""
+    crops, masks = [], []
+    for r in rolls:
+        im, m = rotate_image(rgb, mask, r)
+        c, cm = object_crop(im, m, size)
+        crops.append(c)
+        masks.append(cm)
+    d = descriptor(np.stack(crops), np.stack(masks))
+    d["rolls"] = np.asarray(rolls, dtype=np.float64)
+    return d
+
+
+def similarity(q: dict, feat: np.ndarray, cells: np.ndarray, sil: np.ndarray, sil_weight: float = 0.5
+               ) -> np.ndarray:
+    """Scores (R, T) of R query turns against T templates: the mask-weighted mean
+    cosine of the feature cells (weights: the larger coverage of query and
+    template) plus ``sil_weight`` × silhouette IoU."""
+    qf = torch.from_numpy(q["feat"]).float()  # (R, g, g, D)
+    tf = torch.from_numpy(feat).float()  # (T, g, g, D)
+    cos = torch.einsum("rhwd,thwd->rthw", qf, tf)
+    w = torch.maximum(torch.from_numpy(q["cells"]).float()[:, None], torch.from_numpy(cells).float()[None])
+    fs = (cos * w).sum((-1, -2)) / w.sum((-1, -2)).clamp_min(1e-6)
+    qs = torch.from_numpy(q["sil"]).float().flatten(1)  # (R, P)
+    ts = torch.from_numpy(sil).float().flatten(1)  # (T, P)
+    inter = torch.minimum(qs[:, None], ts[None]).sum(-1)
+    union = torch.maximum(qs[:, None], ts[None]).sum(-1)
+    return (fs + sil_weight * inter / union.clamp_min(1e-6)).numpy()
+
+
+def coarse_match(q: dict, templates: Templates, asset: str, top: int = 3) -> list[Hypothesis]:
+    """The ``top`` best (template, turn) pairs of one asset as hypotheses."""
+    s = similarity(q, templates.feat, templates.cells, templates.sil)  # (R, T)
+    best_roll = s.argmax(axis=0)
+    per_t = s[best_roll, np.arange(s.shape[1])]
+    out = []
+    for t in np.argsort(-per_t)[:top]:
+        r = float(q["rolls"][best_roll[t]])
+        c = templates.directions[t].astype(np.float64)
+        # the picture is the template turned by -r: the camera is rolled by -r
+        _, up = turn_camera(c, templates.ups[t].astype(np.float64), 0.0, 0.0, -r)
+        out.append(Hypothesis(asset, c, up, float(per_t[t]), int(t), r))
+    return out
+
+
+def refine(h: Hypothesis, q0: dict, render, descriptor: Descriptor, size: int,
+           steps=(6.0, 3.0, 1.5), sil_weight: float = 0.5) -> Hypothesis:
+    """Render-and-compare around ``h``: at each step, the camera turned by ±step
+    in azimuth, elevation and roll (7 cameras with the current one) is rendered
+    by ``render(directions, ups) → (N, S, S, 4)``, scored against the query's
+    unturned descriptor ``q0``, and the best kept."""
+    c, u, best = h.direction, h.up, None
+    moves = [(0, 0, 0)] + [(sg * a, sg * e, sg * r) for a, e, r in ((1, 0, 0), (0, 1, 0), (0, 0, 1)) for sg in (1, -1)]
+    for step in steps:
+        for _ in range(3):  # a few moves per step size while it improves
+            cams = [turn_camera(c, u, *(step * np.array(mv))) for mv in moves]
+            dirs = np.stack([cc for cc, _ in cams])
+            ups = np.stack([uu for _, uu in cams])
+            crops, masks = crops_of(render(dirs, ups), size)
+            d = descriptor(crops, masks)
+            sc = similarity(q0, d["feat"], d["cells"], d["sil"], sil_weight)[0]
+            k = int(sc.argmax())
+            best = float(sc[k])
+            c, u = dirs[k], ups[k]
+            if k == 0:
+                break
+    return Hypothesis(h.asset, c / np.linalg.norm(c), u / np.linalg.norm(u), best if best is not None else h.score,
+                      h.template, h.roll, {"coarse_score": h.score})
+
+
+# ----------------------------------------------------------------------------
+# output
+# ----------------------------------------------------------------------------
+
+def pose_fields(direction: np.ndarray, up: np.ndarray) -> dict:
+    """The reply fields of a camera pose in the asset frame (see
+    :data:`rotationnet.core.protocol.CLASSIFY_IMAGE_FIELDS`)."""
+    m = camera_matrices(direction, up)  # camera → asset: columns x, y, z (z towards the camera)
+    c, u = m[:, 2], m[:, 1]
+    return {
+        "asset_view_direction": c.round(9).tolist(),
+        "asset_view_up": u.round(9).tolist(),
+        "azimuth_deg": float(math.degrees(math.atan2(c[1], c[0])) % 360.0),
+        "elevation_deg": float(math.degrees(math.asin(max(-1.0, min(1.0, c[2]))))),
+        # asset frame → camera frame (Blender camera: -Z forward, +Y up)
+        "rotation_wxyz": matrix_to_quaternion(m.T).round(9).tolist(),
+    }

@@ -1,0 +1,152 @@
+"""The object in a reference picture: its foreground mask and a normalised crop.
+
+* :func:`foreground` — the alpha channel when the image has a useful one;
+  otherwise OpenCV's GrabCut, seeded from the image border as background (or
+  from a user crop box: outside it is background).
+* :func:`object_crop` — a square around the mask's bounding box with a margin,
+  resampled to ``size``, the object composited onto mid grey; templates and
+  queries are cropped the same way, so their scale and framing agree.
+
+Pure functions on numpy arrays: (H, W, 3|4) uint8 images, (H, W) float masks
+in 0..1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rotationnet.core.errors import DataError
+
+__all__ = ["foreground", "object_crop", "rotate_image", "GREY"]
+
+GREY = 0.5  # background of every crop (0 after the backbone's 0.5/0.5 normalisation)
+MIN_PIXELS = 16  # fewer foreground pixels than this: no object
+
+
+def _has_alpha(img: np.ndarray) -> bool:
+    if img.ndim != 3 or img.shape[2] != 4:
+        return False
+    a = img[..., 3]
+    return bool(a.min() < 250 and a.max() > 5)
+
+
+def foreground(img: np.ndarray, box: tuple[int, int, int, int] | None = None, name: str = "image",
+               iterations: int = 4) -> np.ndarray:
+    """Foreground mask (H, W) float32 in 0..1 of one object.
+
+    Args:
+        img: (H, W, 3|4) uint8.  An alpha channel that is not all opaque is the mask.
+        box: optional (x, y, w, h) around the object (a user's crop): outside is background.
+        name: the image's name for error messages.
+    Raises:
+        DataError: a blank image, or no object found.
+    """
+    if img.ndim != 3 or img.shape[2] not in (3, 4) or img.dtype != np.uint8:
+        raise DataError(f"{name}: expected an (H, W, 3|4) uint8 image, got {img.dtype} {img.shape}")
+    h, w = img.shape[:2]
+    if _has_alpha(img):
+        m = img[..., 3].astype(np.float32) / 255.0
+        if box is not None:
+            x, y, bw, bh = (int(round(v)) for v in box)
+            keep = np.zeros_like(m)
+            keep[max(y, 0):max(y + bh, 0), max(x, 0):max(x + bw, 0)] = 1.0
+            m = m * keep
+        if (m > 0.5).sum() < MIN_PIXELS:
+            raise DataError(f"{name}: the alpha channel holds no object")
+        return m
+    rgb = np.ascontiguousarray(img[..., :3])
+    if int(rgb.max()) - int(rgb.min()) < 8:
+        raise DataError(f"{name}: the image is blank (one flat colour): no object to match")
+    import cv2
+
+    mask = np.full((h, w), cv2.GC_PR_FGD, np.uint8)
+    if box is not None:
+        x, y, bw, bh = (int(round(v)) for v in box)
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + bw, w), min(y + bh, h)
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            raise DataError(f"{name}: the crop box {box} lies outside the {w}×{h} image")
+        mask[:] = cv2.GC_BGD
+        mask[y0:y1, x0:x1] = cv2.GC_PR_FGD
+        b = max(1, min(x1 - x0, y1 - y0) // 40)  # a thin ring inside the box is likely background too
+        mask[y0:y0 + b, x0:x1] = mask[y1 - b:y1, x0:x1] = cv2.GC_PR_BGD
+        mask[y0:y1, x0:x0 + b] = mask[y0:y1, x1 - b:x1] = cv2.GC_PR_BGD
+    else:
+        b = max(2, min(h, w) // 30)  # the border is background
+        mask[:b], mask[-b:], mask[:, :b], mask[:, -b:] = cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    try:
+        cv2.grabCut(bgr, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    except cv2.error as e:
+        raise DataError(f"{name}: foreground segmentation failed: {e}") from None
+    fg = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.uint8)
+    # keep the largest connected part (and what touches it after a small closing)
+    fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
+    if n <= 1 or stats[1:, cv2.CC_STAT_AREA].max() < MIN_PIXELS:
+        raise DataError(f"{name}: no object found (the picture looks like background only)")
+    keep = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    out = (labels == keep).astype(np.float32)
+    if out.mean() > 0.98:
+        raise DataError(f"{name}: no object found (nothing stands out from the background)")
+    return out
+
+
+def object_crop(rgb: np.ndarray, mask: np.ndarray, size: int, margin: float = 0.1
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Square crop around the mask's bounding box (plus ``margin`` of its
+    longer side on each side), resampled to ``size``, the object composited
+    onto :data:`GREY`.
+
+    Args:
+        rgb: (H, W, 3) uint8 or float in 0..1; mask: (H, W) float 0..1.
+    Returns:
+        (size, size, 3) float32 in 0..1 and (size, size) float32 mask.
+    Raises:
+        ValueError: an empty mask.
+    """
+    import cv2
+
+    m = np.asarray(mask, dtype=np.float32)
+    ys, xs = np.nonzero(m > 0.5)
+    if len(xs) == 0:
+        raise ValueError("object_crop: empty mask")
+    cx, cy = (xs.min() + xs.max() + 1) / 2.0, (ys.min() + ys.max() + 1) / 2.0
+    half = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / 2.0 * (1.0 + 2.0 * margin)
+    s = size / (2.0 * half)
+    # affine map from the source to the crop: x' = s·(x − cx) + size/2
+    a = np.array([[s, 0.0, size / 2.0 - s * cx], [0.0, s, size / 2.0 - s * cy]], np.float32)
+    src = np.asarray(rgb, dtype=np.float32)
+    if src.max() > 1.0:
+        src = src / 255.0
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    c = cv2.warpAffine(np.ascontiguousarray(src[..., :3]), a, (size, size), flags=interp,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=(GREY, GREY, GREY))
+    cm = cv2.warpAffine(np.ascontiguousarray(m), a, (size, size), flags=interp, borderMode=cv2.BORDER_CONSTANT,
+                        borderValue=0.0)
+    cm = np.clip(cm, 0.0, 1.0)
+    out = c * cm[..., None] + GREY * (1.0 - cm[..., None])
+    return out.astype(np.float32), cm.astype(np.float32)
+
+
+def rotate_image(img: np.ndarray, mask: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate an image and its mask counter-clockwise by ``degrees`` about the
+    mask's centre (the canvas grows so nothing is cut off)."""
+    import cv2
+
+    if abs(degrees) < 1e-9:
+        return img, mask
+    h, w = mask.shape
+    ys, xs = np.nonzero(mask > 0.5)
+    c = (float(xs.mean()), float(ys.mean())) if len(xs) else (w / 2.0, h / 2.0)
+    side = int(math.ceil(math.hypot(h, w)))
+    rot = cv2.getRotationMatrix2D(c, degrees, 1.0)
+    rot[:, 2] += (side / 2.0 - c[0], side / 2.0 - c[1])
+    src = np.asarray(img, dtype=np.float32)
+    r = cv2.warpAffine(np.ascontiguousarray(src[..., :3]), rot, (side, side), flags=cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    rm = cv2.warpAffine(np.ascontiguousarray(mask.astype(np.float32)), rot, (side, side), flags=cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+    return r, rm
