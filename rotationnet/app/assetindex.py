@@ -2,19 +2,20 @@
 
 For every asset of a library (mesh files in ``Class/[train|test/]*.ext`` or
 ``Class/*.ext``, and objects marked as assets in ``.blend`` files) the index
-keeps, cached on disk per (mesh hash, model, render settings):
+keeps, cached on disk per asset file and settings (rebuilt only when the
+asset's bytes change):
 
-* its renders from every camera of the model's rig (at the model's input size),
-* its own reference alignment: the rotation candidate its full set of views
-  selects for its class — the original Caffe code's ``make_reference_poses`` —
-  so a predicted view slot k means "seen like image ``candidates[j, k]`` of
-  this asset",
-* L2-normalised backbone features of every view (retrieval descriptors).
+* the asset's mesh in its own frame as placed in Blender (the library's one
+  up-axis setting applied), centred and scaled into the unit sphere, with the
+  centre and scale that undo that;
+* its pose templates (:mod:`rotationnet.app.pose`): renders from a view
+  sphere and their spatial descriptors from the frozen offline ImageNet
+  backbone.
 
-Retrieval among the assets of the predicted class scores how well each
-reference image matches the asset's own render from the view its predicted
-slot maps to.  Rendering uses :mod:`render.engine` (Blender as a module) in
-this process, which must therefore not be Blender's own.
+Nothing in it depends on a trained model: the cache key is the backbone, the
+template and render settings and the up axis.  Rendering uses
+:mod:`render.engine` (Blender as a module) in this process, which must
+therefore not be Blender's own.
 """
 
 from __future__ import annotations
@@ -75,75 +76,114 @@ def list_assets(library) -> list[Asset]:
     return assets
 
 
+INDEX_VERSION = 2  # 2: model-independent pose templates (1: RotationNet rig renders per model)
+
+
 class AssetIndex:
-    """Asset renders, alignments and descriptors for one model.
+    """Asset meshes and pose templates, cached in ``cache_dir`` (one ``.npz`` per asset).
 
     Args:
-        predictor: a :class:`rotationnet.nn.predict.Predictor`.
-        cache_dir: where per-asset ``.npz`` files live.
+        cache_dir: folder of the per-asset files.
+        descriptor: a :class:`rotationnet.app.pose.Descriptor` (built on first use when None).
+        spec: where the templates are seen from.
+        up_axis: the library's up axis ("Z", or "Y" for +Y-up sources), as the renderer's ``--up-axis``.
     """
 
-    def __init__(self, predictor, cache_dir):
+    def __init__(self, cache_dir, descriptor=None, spec=None, up_axis: str = "Z"):
         from render.engine import RenderSettings
+        from rotationnet.core.views import from_cameras
 
-        self.predictor = predictor
+        from .pose import TemplateSpec
+
         self.cache = Path(cache_dir)
         self.cache.mkdir(parents=True, exist_ok=True)
-        self.settings = RenderSettings(rig=predictor.rig, size=predictor.size, supersample=2)
-        self.model_key = predictor.meta.get("tensors_sha256", "")[:12]
-        blob = json.dumps(self.settings.pixel_settings(), sort_keys=True).encode()
-        self.render_key = hashlib.sha256(blob).hexdigest()[:12]
+        self.spec = spec or TemplateSpec()
+        self.up_axis = up_axis.upper()
+        if self.up_axis not in ("Z", "Y"):
+            raise ValueError(f"up_axis must be Z or Y, got {up_axis!r}")
+        self._descriptor = descriptor
+        rig = from_cameras(self.spec.directions(), upright=False, spec="custom")
+        self.settings = RenderSettings(rig=rig, size=self.spec.render_size, supersample=self.spec.supersample,
+                                       background="transparent")
         self.entries: dict[str, dict] = {}
-        self._renderer = None
+        self._renderers: dict[str, object] = {}
 
-    def _key(self, asset: Asset) -> str:
+    @property
+    def descriptor(self):
+        if self._descriptor is None:
+            from .pose import Descriptor
+
+            self._descriptor = Descriptor()
+        return self._descriptor
+
+    @property
+    def key(self) -> str:
+        """Hash of everything besides the asset that decides an entry."""
+        blob = json.dumps({"version": INDEX_VERSION, "render": self.settings.pixel_settings(),
+                           "templates": self.spec.key(), "descriptor": self.descriptor.key(),
+                           "up_axis": self.up_axis}, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    def _asset_key(self, asset: Asset) -> str:
         h = sha256_file(asset.source)
         extra = f"::{asset.object}" if asset.object else ""
-        return hashlib.sha256(f"{h}{extra}".encode()).hexdigest()[:20] + f"-{self.model_key}-{self.render_key}"
+        return hashlib.sha256(f"{h}{extra}".encode()).hexdigest()[:20] + f"-{self.key}"
 
-    def _renderer_(self):
-        if self._renderer is None:
-            from render.engine import Renderer
+    def renderer(self, kind: str = "templates"):
+        """The Blender renderers this index uses, started once: ``templates``
+        (the view sphere), ``views`` (a few free cameras, for refinement) and
+        ``thumbs`` (free cameras on white, for thumbnails)."""
+        if kind not in self._renderers:
+            from render.engine import Renderer, RenderSettings
+            from rotationnet.core.views import from_cameras
 
-            self._renderer = Renderer(self.settings)
-        return self._renderer
+            if kind == "templates":
+                settings = self.settings
+            else:
+                few = from_cameras(self.spec.directions()[:16], upright=False)
+                settings = (RenderSettings(rig=few, size=self.spec.render_size, supersample=self.spec.supersample,
+                                           background="transparent") if kind == "views" else
+                            RenderSettings(rig=few, size=160, supersample=2, background="white"))
+            self._renderers[kind] = Renderer(settings)
+        return self._renderers[kind]
+
+    def close(self) -> None:
+        for r in self._renderers.values():
+            r.close()
+        self._renderers.clear()
 
     def update(self, assets: list[Asset], progress=None) -> dict:
         """Load cached entries and build missing ones.  ``progress(done, total,
-        message)`` is called after each asset.  Returns counts and failures."""
+        message)`` is called after each asset.  Returns counts and failures;
+        one bad asset never stops the others."""
         from render.blend import blend_object_mesh
         from render.meshes import load_mesh, normalize
 
-        pred = self.predictor
-        cand = pred.rig.candidates
+        from .pose import Templates, build_templates
+
         rebuilt, failed = 0, []
         self.entries = {}
         for n, a in enumerate(assets):
             try:
-                key = self._key(a)
-                path = self.cache / f"{key}.npz"
+                path = self.cache / f"{self._asset_key(a)}.npz"
                 if path.exists():
                     with np.load(path, allow_pickle=False) as z:
                         e = {k: z[k] for k in z.files}
                 else:
                     if a.kind == "mesh":
-                        v, f = load_mesh(a.source, "Z")
+                        v, f = load_mesh(a.source, self.up_axis)
                     else:
                         v, f = blend_object_mesh(a.source, a.object)
                     vn, norm = normalize(v, f)
-                    images, _ = self._renderer_().render(vn, f)
-                    ratios, feats = pred.ratios_and_features(list(images))
-                    scores = _ordered_scores(ratios, cand)  # (K, C)
-                    label_idx = pred.classes.index(a.label) if a.label in pred.classes else int(scores.max(0).argmax())
-                    e = {"views": images, "features": feats.astype(np.float32),
-                         "label_idx": np.int64(label_idx), "alignment": np.int64(scores[:, label_idx].argmax()),
-                         "center": np.asarray(norm["center"]), "scale": np.float64(norm["scale"]),
-                         "vertices": vn, "faces": f.astype(np.int32)}
+                    t = build_templates(self.renderer(), vn, f, self.descriptor, self.spec)
+                    e = {"center": np.asarray(norm["center"]), "scale": np.float64(norm["scale"]),
+                         "vertices": vn.astype(np.float32), "faces": f.astype(np.int32), **t.arrays()}
                     with atomic_path(path) as tmp:
                         with open(tmp, "wb") as fh:
                             np.savez(fh, **e)
                     rebuilt += 1
                 e["mesh_file"] = str(path)
+                e["templates"] = Templates.from_arrays(e)
                 self.entries[a.id] = {"asset": a, **e}
             except Exception as ex:  # one bad asset never stops the others
                 msg = str(ex) if a.source in str(ex) else f"{a.source}: {ex}"
@@ -153,23 +193,13 @@ class AssetIndex:
                 progress(n + 1, len(assets), a.id)
         return {"assets": len(self.entries), "rebuilt": rebuilt, "failed": failed}
 
-    def retrieve(self, class_idx: int, slots, ref_features: np.ndarray, top: int = 5) -> list[dict]:
-        """Assets of class ``class_idx`` ranked by agreement of the reference
-        images (their features and predicted slots) with the asset's own view
-        at each slot (mapped through the asset's alignment)."""
-        cand = self.predictor.rig.candidates
+    def render_views(self, asset_id: str, directions: np.ndarray, ups: np.ndarray, kind: str = "views") -> np.ndarray:
+        """The asset seen from free cameras (N ≤ 16 at a time): (N, S, S, 4)
+        RGBA (``views``) or (N, S, S, 3) on white (``thumbs``)."""
+        e = self.entries[asset_id]
+        r = self.renderer(kind)
         out = []
-        for aid, e in self.entries.items():
-            if int(e["label_idx"]) != class_idx:
-                continue
-            idx = cand[int(e["alignment"]), np.asarray(slots)]
-            sim = np.sum(e["features"][idx] * ref_features, axis=1)
-            out.append({"id": aid, "score": float(sim.mean()), "asset_views": [int(i) for i in idx]})
-        out.sort(key=lambda d: -d["score"])
-        return out[:top]
-
-
-def _ordered_scores(ratios: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    from rotationnet.nn.assign import ordered_assignment
-
-    return ordered_assignment(ratios, list(range(ratios.shape[0])), candidates)
+        for i in range(0, len(directions), r.rig.num_views):
+            out.append(r.render_cameras(e["vertices"], e["faces"], directions[i:i + r.rig.num_views],
+                                        ups[i:i + r.rig.num_views]))
+        return np.concatenate(out)

@@ -47,9 +47,9 @@ class TemplateSpec:
     azimuth_step: float = 10.0
     elevations: tuple[float, ...] = (-20.0, -5.0, 10.0, 25.0, 40.0, 55.0, 70.0)
     top: bool = True  # plus one camera straight above
-    render_size: int = 160  # pixels of the whole frame (the unit sphere) before cropping
-    supersample: int = 2
-    crop: int = 128  # the crop the backbone sees
+    render_size: int = 192  # pixels of the whole frame (the unit sphere) before cropping
+    supersample: int = 1  # the crop's area resampling anti-aliases instead (supersampling 253 views costs ~1 s)
+    crop: int = 96  # the crop the backbone sees: 6 × 6 cells at stride 16
 
     def directions(self) -> np.ndarray:
         """(T, 3) unit vectors towards the template cameras (elevation-major)."""
@@ -302,3 +302,105 @@ def pose_fields(direction: np.ndarray, up: np.ndarray) -> dict:
         # asset frame → camera frame (Blender camera: -Z forward, +Y up)
         "rotation_wxyz": matrix_to_quaternion(m.T).round(9).tolist(),
     }
+
+
+# ----------------------------------------------------------------------------
+# the whole search over a library
+# ----------------------------------------------------------------------------
+
+DEFAULT_ROLLS = tuple(float(r) for r in range(-30, 31, 10))
+FULL_ROLLS = tuple(float(r) for r in range(-180, 180, 15))
+
+
+def angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.degrees(np.arccos(np.clip(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)), -1.0, 1.0))))
+
+
+def distinct(hyps: list[Hypothesis], min_angle: float, limit: int) -> list[Hypothesis]:
+    """The best hypotheses whose cameras are at least ``min_angle`` apart."""
+    out: list[Hypothesis] = []
+    for h in sorted(hyps, key=lambda h: -h.score):
+        if all(h.asset != o.asset or angle_deg(h.direction, o.direction) >= min_angle for o in out):
+            out.append(h)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def confidence(margin: float, table: dict | None = None) -> float:
+    """Estimated probability that the view error is ≤ 30°, from the score
+    margin between the best pose and the best one ≥ 45° away, read off a
+    calibration table measured on renders (``{"margin": [...], "p": [...]}``,
+    interpolated; see BENCHMARKS.md)."""
+    t = table or CALIBRATION
+    return float(np.clip(np.interp(margin, t["margin"], t["p"]), 0.0, 1.0))
+
+
+# provisional until benchmarks/pose_accuracy.py --calibrate writes app/pose_calibration.json
+CALIBRATION = {"margin": [0.0, 0.01, 0.02, 0.04, 0.08, 0.15], "p": [0.35, 0.5, 0.65, 0.8, 0.9, 0.97]}
+
+
+def _load_calibration() -> None:
+    import json
+    from pathlib import Path
+
+    p = Path(__file__).with_name("pose_calibration.json")
+    if p.is_file():
+        d = json.loads(p.read_text())
+        CALIBRATION.update({"margin": list(d["margin"]), "p": list(d["p"])})
+
+
+_load_calibration()
+
+
+def search(index, asset_ids: list[str], images: list[tuple[np.ndarray, np.ndarray]], rolls=DEFAULT_ROLLS,
+           refine_top: int = 2, alternatives: int = 3, progress=None) -> dict:
+    """Retrieve the asset and the pose of every picture.
+
+    Args:
+        index: a :class:`rotationnet.app.assetindex.AssetIndex` holding the candidates.
+        asset_ids: the candidate assets.
+        images: (rgb (H, W, 3) uint8, mask (H, W) 0..1) of each reference picture of one object.
+        rolls: in-plane turns searched (degrees).
+        refine_top: hypotheses refined per picture (the best coarse ones, ≥ 30° apart).
+        alternatives: other poses reported per picture (the mirror / front-back one among them).
+    Returns:
+        {"assets": [(id, score), ...] best first, "images": [{"best": Hypothesis,
+        "alternatives": [Hypothesis, ...], "margin": float, "confidence": float}, ...]}.
+    Raises:
+        ValueError: no candidate assets, or no pictures.
+    """
+    if not asset_ids:
+        raise ValueError("no candidate assets to match against")
+    if not images:
+        raise ValueError("no reference pictures")
+    desc, size = index.descriptor, index.spec.crop
+    rolls = tuple(rolls)
+    if 0.0 not in rolls:
+        rolls = (0.0, *rolls)
+    zero = rolls.index(0.0)
+    queries = [describe_query(desc, rgb, mask, size, rolls) for rgb, mask in images]
+    # coarse: every (asset, template, turn) of every picture
+    per_asset = {}
+    for aid in asset_ids:
+        t = index.entries[aid]["templates"]
+        per_asset[aid] = [coarse_match(q, t, aid, top=12) for q in queries]
+    totals = sorted(((aid, float(np.mean([h[0].score for h in hs]))) for aid, hs in per_asset.items()),
+                    key=lambda x: -x[1])
+    best_asset = totals[0][0]
+    out = []
+    for m, q in enumerate(queries):
+        q0 = {k: (v[zero:zero + 1] if k != "rolls" else v[zero:zero + 1]) for k, v in q.items()}
+        hyps = distinct(per_asset[best_asset][m], 30.0, max(refine_top, alternatives + 1))
+        render = (lambda d, u, a=best_asset: index.render_views(a, d, u))
+        refined = [refine(h, q0, render, desc, size) for h in hyps[:refine_top]]
+        # the other coarse regions stay as alternatives, unrefined (cheap); refined ones first
+        pool = distinct(refined + hyps[refine_top:], 30.0, alternatives + 1)
+        best = pool[0]
+        far = [h.score for h in pool[1:] if angle_deg(h.direction, best.direction) >= 45.0]
+        margin = best.score - (max(far) if far else best.score - 0.2)
+        out.append({"best": best, "alternatives": pool[1:alternatives + 1], "margin": float(margin),
+                    "confidence": confidence(margin)})
+        if progress:
+            progress(m + 1, len(queries))
+    return {"assets": totals, "images": out}

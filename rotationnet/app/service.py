@@ -33,12 +33,15 @@ from rotationnet.core.errors import RotationNetError
 
 
 class Service:
+    """The worker's state (model, library, index) and its commands."""
+
     def __init__(self, send):
         self.send = send
         self.predictor = None
         self.run = None
         self.library = None
         self.cache = None
+        self.up_axis = "Z"
         self.index = None
         self.assets = None
         self.indexed = False
@@ -48,30 +51,35 @@ class Service:
         return {P.VERSION: P.PROTOCOL, "pid": os.getpid()}
 
     def configure(self, req):
-        from rotationnet.nn.predict import Predictor
-
         run = req.get("run") or ""
-        if not run:
-            raise RotationNetError("no trained model: set the model run folder")
-        if run != self.run or self.predictor is None:
+        if run and (run != self.run or self.predictor is None):
+            from rotationnet.nn.predict import Predictor
+
             t0 = time.time()
             self.predictor = Predictor.from_run(run, req.get("which", "best"))
-            self.run = run
-            self.index = None
-            self.indexed = False
             self._progress(req, 1.0, f"model loaded in {time.time() - t0:.1f}s")
+        elif not run:
+            self.predictor = None  # no model: the library alone retrieves and poses
+        self.run = run or None
         lib, cache = req.get("library") or "", req.get("cache") or ""
+        up_axis = req.get("up_axis", "Z")
         if lib and Path(lib).resolve() == Path(Path(lib).resolve().anchor):
             raise RotationNetError(f"{lib}: the filesystem root is not an asset library")
-        if lib != self.library or cache != self.cache or self.index is None:
+        if not run and not lib:
+            raise RotationNetError("nothing to work with: set an asset library (and optionally a trained model)")
+        if lib != self.library or cache != self.cache or up_axis != self.up_axis or (lib and self.index is None):
             from .assetindex import AssetIndex, list_assets
 
-            self.library, self.cache = lib, cache
+            self.library, self.cache, self.up_axis = lib, cache, up_axis
             self.assets = list_assets(lib) if lib else []
-            self.index = AssetIndex(self.predictor, cache) if cache else None
+            if self.index is not None:
+                self.index.close()
+            self.index = AssetIndex(cache or Path(lib).parent / ".rotationnet-index", up_axis=up_axis) if lib else None
             self.indexed = False
-        return {"classes": self.predictor.classes, "rig": self.predictor.rig.spec,
-                "num_views": self.predictor.rig.num_views, "assets": len(self.assets or [])}
+        pred = self.predictor
+        return {"classes": pred.classes if pred else None, "rig": pred.rig.spec if pred else None,
+                "num_views": pred.rig.num_views if pred else None, "assets": len(self.assets or []),
+                "model": bool(pred)}
 
     def index_(self, req):
         if self.index is None:
@@ -80,55 +88,105 @@ class Service:
         self.indexed = True
         return res
 
+    def _pictures(self, req) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each reference image and its object mask (alpha, crop box or automatic)."""
+        from rotationnet.nn.data import load_image
+
+        from .segment import foreground
+
+        boxes = req.get("boxes") or [None] * len(req["images"])
+        if len(boxes) != len(req["images"]):
+            raise RotationNetError(f"{len(boxes)} crop boxes for {len(req['images'])} images: give one (or null) "
+                                   "per image")
+        out = []
+        for path, box in zip(req["images"], boxes):
+            img = load_image(path, keep_alpha=True)  # DataError names the file
+            mask = foreground(img, box, name=path)
+            out.append((np.ascontiguousarray(img[..., :3]), mask))
+        return out
+
     def classify(self, req):
-        if self.predictor is None:
-            raise RotationNetError("no trained model: configure first")
         images = req["images"]
-        if len(images) > self.predictor.rig.num_views:
+        pred = self.predictor
+        if pred is None and self.index is None:
+            raise RotationNetError("not configured: set an asset library (and optionally a trained model)")
+        if pred is not None and len(images) > pred.rig.num_views:
             raise RotationNetError(f"{len(images)} reference images, but the model's rig has "
-                                   f"{self.predictor.rig.num_views} views: give at most that many")
+                                   f"{pred.rig.num_views} views: give at most that many")
         for p in images:
             if not Path(p).is_file():
                 raise RotationNetError(f"{p}: reference image not found")
-        pred = self.predictor
-        ratios, feats = pred.ratios_and_features(images)
-        res = pred.predict_from_ratios(ratios, None, int(req.get("top_k", 5)), images)
+        pictures = self._pictures(req)
+        top_k, classes_k = int(req.get("top_k", 5)), int(req.get("classes_k", 3))
+        candidate_classes = None
+        if pred is not None:
+            res = pred.predict_from_ratios(pred.ratios(images), None, max(top_k, classes_k), images)
+            candidate_classes = {r["class"] for r in res["ranking"][:classes_k]}
+            res["ranking"] = res["ranking"][:top_k]
+            for im in res["images"]:  # the slot's own angles, apart from the pose's below
+                im["view_slot_azimuth_deg"] = im.pop("azimuth_deg")
+                im["view_slot_elevation_deg"] = im.pop("elevation_deg")
+        else:
+            res = {"class": None, "probability": None, "ranking": [], "images": [{"image": p} for p in images]}
         res["asset"] = None
-        res["alternatives"] = []
-        if self.index is not None:
-            if not self.indexed:
-                self.index_(req)
-            cls = pred.classes.index(res["class"])
-            slots = [im["view_slot"] for im in res["images"]]
-            ranked = self.index.retrieve(cls, slots, feats, top=int(req.get("top_k", 5)))
-            if not ranked:
-                raise RotationNetError(f"no asset of class '{res['class']}' in the library {self.library}")
-            best = ranked[0]
-            e = self.index.entries[best["id"]]
-            a = e["asset"]
-            rig = pred.rig
-            thumbs = Path(req.get("thumbs") or self.cache)
-            thumbs.mkdir(parents=True, exist_ok=True)
-            from PIL import Image
+        res["assets"] = []
+        if self.index is None:
+            return res
+        if not self.indexed:
+            self.index_(req)
+        ids = self._candidates(candidate_classes)
+        if not ids:
+            raise RotationNetError(f"no usable asset in the library {self.library} (see the indexing failures)")
+        from .pose import DEFAULT_ROLLS, FULL_ROLLS, pose_fields, search
 
-            from rotationnet.core.fileio import atomic_path
-
-            for m, im in enumerate(res["images"]):
-                i = best["asset_views"][m]
-                im["asset_view"] = i
-                im["asset_view_direction"] = rig.cameras[i].round(9).tolist()
-                im["asset_view_up"] = rig.up[i].round(9).tolist()
-                tp = thumbs / f"thumb_{hashlib.sha1(best['id'].encode()).hexdigest()[:12]}_{i:03d}.png"
-                if not tp.exists():
-                    with atomic_path(tp) as tmp:
-                        Image.fromarray(e["views"][i]).save(tmp, format="PNG")
-                im["thumbnail"] = str(tp)
-            res["asset"] = {"id": a.id, "label": pred.classes[int(e["label_idx"])], "score": best["score"],
-                            "kind": a.kind, "source": a.source, "object": a.object,
-                            "mesh": e["mesh_file"], "alignment": int(e["alignment"]),
-                            "center": e["center"].tolist(), "scale": float(e["scale"])}
-            res["alternatives"] = [{"id": r["id"], "score": r["score"]} for r in ranked[1:]]
+        self._progress(req, 0.0, f"matching against {len(ids)} assets")
+        found = search(self.index, ids, pictures, FULL_ROLLS if req.get("full_roll") else DEFAULT_ROLLS,
+                       progress=lambda d, t: self._progress(req, d / t, f"pose of picture {d}/{t}"))
+        best_id = found["assets"][0][0]
+        e = self.index.entries[best_id]
+        a = e["asset"]
+        res["asset"] = {"id": a.id, "label": a.label, "score": found["assets"][0][1], "kind": a.kind,
+                        "source": a.source, "object": a.object, "mesh": e["mesh_file"],
+                        "center": e["center"].tolist(), "scale": float(e["scale"])}
+        res["assets"] = [{"id": i, "score": sc} for i, sc in found["assets"][:5]]
+        if res["class"] is None:
+            res["class"] = a.label
+        thumbs = Path(req.get("thumbs") or self.index.cache)
+        thumbs.mkdir(parents=True, exist_ok=True)
+        for im, fnd in zip(res["images"], found["images"]):
+            b = fnd["best"]
+            im.update({"asset": b.asset, **pose_fields(b.direction, b.up), "confidence": fnd["confidence"],
+                       "score": b.score})
+            rest = 1.0 - fnd["confidence"]
+            w = np.exp(20.0 * (np.array([h.score for h in fnd["alternatives"]] or [0.0]) - b.score))
+            im["alternatives"] = [{"asset": h.asset, **pose_fields(h.direction, h.up), "score": h.score,
+                                   "confidence": float(rest * wi / w.sum())}
+                                  for h, wi in zip(fnd["alternatives"], w)]
+            im["thumbnail"] = self._thumbnail(thumbs, b.asset, b.direction, b.up)
         return res
+
+    def _candidates(self, classes: set[str] | None) -> list[str]:
+        """Assets of the model's best ``classes`` plus every asset of a class
+        the model does not know (or without a class); all assets without a model."""
+        ids = list(self.index.entries)
+        if self.predictor is None or classes is None:
+            return ids
+        known = set(self.predictor.classes)
+        return [i for i in ids if self.index.entries[i]["asset"].label in classes
+                or self.index.entries[i]["asset"].label not in known]
+
+    def _thumbnail(self, folder: Path, asset_id: str, direction, up) -> str:
+        from PIL import Image
+
+        from rotationnet.core.fileio import atomic_path
+
+        key = hashlib.sha1(f"{asset_id}|{np.round(direction, 4)}|{np.round(up, 4)}".encode()).hexdigest()[:16]
+        path = folder / f"thumb_{key}.png"
+        if not path.exists():
+            img = self.index.render_views(asset_id, np.asarray(direction)[None], np.asarray(up)[None], "thumbs")[0]
+            with atomic_path(path) as tmp:
+                Image.fromarray(img).save(tmp, format="PNG")
+        return str(path)
 
     # -- plumbing ----------------------------------------------------------------
     def _progress(self, req, frac, message):

@@ -15,16 +15,18 @@ read) — and the worker stays up; only ``shutdown`` ends it.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 
 __all__ = [
     "PROTOCOL", "ProtocolError", "Field", "COMMANDS", "MAX_LINE_BYTES", "MAX_IMAGES", "MAX_PATH_CHARS",
     "ID", "CMD", "OK", "RESULT", "ERROR", "PROGRESS", "MESSAGE", "READY", "VERSION",
-    "CLASSIFY_IMAGE_FIELDS", "parse_request", "request_id", "validate_request", "make_request",
+    "CLASSIFY_IMAGE_FIELDS", "POSE_FIELDS", "parse_request", "request_id", "validate_request", "make_request",
     "ready_reply", "ok_reply", "error_reply", "progress_reply", "check_ready",
 ]
 
-PROTOCOL = 2  # 2: requests validated against COMMANDS; worker module rotationnet.app.service
+PROTOCOL = 3  # 3: pose from the asset's own renders (continuous rotation, alternatives); no model needed
+# 2: requests validated against COMMANDS; worker module rotationnet.app.service
 
 MAX_LINE_BYTES = 1 << 20  # a request line longer than this is refused unread
 MAX_IMAGES = 64  # reference images in one classify request
@@ -67,6 +69,22 @@ class Field:
             if not self.low <= value <= self.high:
                 raise ProtocolError(f"{where} must be {self.low}..{self.high}, got {value}")
             return value
+        if self.kind == "bool":
+            if not isinstance(value, bool):
+                raise ProtocolError(f"{where} must be true or false, got {_kind(value)}")
+            return value
+        if self.kind == "boxes":
+            if not isinstance(value, list) or len(value) > MAX_IMAGES:
+                raise ProtocolError(f"{where} must be a list (one crop box or null per image), got {_kind(value)}")
+            for i, b in enumerate(value):
+                if b is None:
+                    continue
+                if (not isinstance(b, list) or len(b) != 4
+                        or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in b)
+                        or b[2] <= 0 or b[3] <= 0):
+                    raise ProtocolError(f"{where}[{i}] must be null or [x, y, width, height] in pixels with a positive "
+                                        f"size, got {_short(b)}")
+            return value
         if self.kind == "choice":
             if value not in self.choices:
                 raise ProtocolError(f"{where} must be one of {list(self.choices)}, got {_short(value)}")
@@ -79,15 +97,19 @@ COMMANDS: dict[str, dict[str, Field]] = {
     "ping": {},
     "shutdown": {},
     "configure": {
-        "run": Field("path", help="run folder written by rotationnet train"),
+        "run": Field("path", help="run folder written by rotationnet train (empty: no model, the library alone)"),
         "which": Field("choice", choices=("best", "last"), help="which checkpoint of the run"),
         "library": Field("path", help="asset library: a mesh folder, a folder of .blend files or one .blend"),
         "cache": Field("path", help="folder for the asset index"),
+        "up_axis": Field("choice", choices=("Z", "Y"), help="the library's up axis (Y for +Y-up sources)"),
     },
     "index": {},
     "classify": {
         "images": Field("paths", required=True, help="reference images of one object"),
-        "top_k": Field("int", low=1, high=100, help="classes (and alternative assets) to report"),
+        "boxes": Field("boxes", help="per image null or a crop box [x, y, w, h] around the object"),
+        "top_k": Field("int", low=1, high=100, help="classes to report"),
+        "classes_k": Field("int", low=1, high=100, help="assets of the model's k best classes are matched (default 3)"),
+        "full_roll": Field("bool", help="search the picture's in-plane turn over the full circle (default ±30°)"),
         "thumbs": Field("path", help="folder for the asset thumbnails"),
     },
 }
@@ -95,14 +117,21 @@ COMMANDS: dict[str, dict[str, Field]] = {
 # what every entry of a classify reply's "images" holds
 CLASSIFY_IMAGE_FIELDS = {
     "image": "the reference image's path",
-    "view_slot": "RotationNet's view slot for the image (a camera of the model's rig)",
-    "azimuth_deg": "azimuth of that slot's camera (degrees, from +X towards +Y)",
-    "elevation_deg": "elevation of that slot's camera (degrees, from the XY plane)",
-    "asset_view": "the asset's own rig image the reference is seen like (with a library)",
-    "asset_view_direction": "unit vector in the asset frame from its centre towards the camera (with a library)",
-    "asset_view_up": "unit vector in the asset frame: the picture's up direction (with a library)",
-    "thumbnail": "PNG of the asset seen from asset_view (with a library)",
+    "asset": "the asset placed for this picture (the reply's best asset)",
+    "asset_view_direction": "unit vector in the asset frame from the asset's centre towards the camera that took "
+                            "the picture",
+    "asset_view_up": "unit vector in the asset frame: the picture's up direction",
+    "azimuth_deg": "asset_view_direction's azimuth (degrees, from +X towards +Y)",
+    "elevation_deg": "asset_view_direction's elevation (degrees, from the XY plane)",
+    "rotation_wxyz": "quaternion (w, x, y, z) of the rotation from the asset frame to that camera's frame "
+                     "(Blender camera: -Z forward, +Y up)",
+    "confidence": "estimated probability that the view error is at most 30 degrees (calibrated on renders)",
+    "alternatives": "the next best poses: objects with asset, the pose fields above and confidence "
+                    "(the mirror / front-back one among them)",
+    "thumbnail": "PNG of the asset seen from that camera",
+    "view_slot": "RotationNet's view slot for the picture (with a trained model)",
 }
+POSE_FIELDS = ("asset_view_direction", "asset_view_up", "azimuth_deg", "elevation_deg", "rotation_wxyz")
 
 
 def _kind(value) -> str:

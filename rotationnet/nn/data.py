@@ -59,9 +59,10 @@ def letterbox(img: Image.Image, size: int) -> Image.Image:
     return canvas
 
 
-def load_image(path, size: int | None = None, background=(255, 255, 255)) -> np.ndarray:
+def load_image(path, size: int | None = None, background=(255, 255, 255), keep_alpha: bool = False) -> np.ndarray:
     """Decode an image file to RGB uint8 (H, W, 3), optionally letterboxed to
-    ``size`` × ``size``.  Transparency is composited onto ``background``.
+    ``size`` × ``size``.  Transparency is composited onto ``background``, or
+    with ``keep_alpha`` (and no ``size``) kept: (H, W, 4) RGBA for images that have it.
 
     Raises:
         DataError: missing, unreadable, truncated or oversized file (naming it).
@@ -84,6 +85,8 @@ def load_image(path, size: int | None = None, background=(255, 255, 255)) -> np.
                 im.load()
             if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
                 rgba = im.convert("RGBA")
+                if keep_alpha and size is None:
+                    return np.asarray(rgba, dtype=np.uint8)
                 out = Image.new("RGB", rgba.size, background)
                 out.paste(rgba, mask=rgba.getchannel("A"))
             elif im.mode in ("I;16", "I;16B", "I;16L", "I"):
