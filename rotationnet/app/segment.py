@@ -29,7 +29,7 @@ def _has_alpha(img: np.ndarray) -> bool:
     if img.ndim != 3 or img.shape[2] != 4:
         return False
     a = img[..., 3]
-    return bool(a.min() < 250 and a.max() > 5)
+    return bool(a.min() < 250)  # not all opaque: the alpha channel is the mask (all clear: no object)
 
 
 def foreground(img: np.ndarray, box: tuple[int, int, int, int] | None = None, name: str = "image",

@@ -1,0 +1,206 @@
+"""The pose stage through the worker (Service): the asset's own renders decide
+how it is turned.  Real renders of procedural props from viewpoints between the
+templates, a mirrored picture, libraries of classes a model does not know, no
+model at all, the reply's fields against each other, and bad pictures."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import trimesh
+
+from rotationnet.core import protocol
+from rotationnet.core.views import camera_matrices, geodesic_deg
+
+pytestmark = pytest.mark.usefixtures("gpu_ok")
+
+
+def _dir(az, el):
+    az, el = math.radians(az), math.radians(el)
+    return np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
+
+
+def _quat_to_matrix(q):
+    w, x, y, z = q
+    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    from render.procedural import make_prop, write_library
+
+    tmp = tmp_path_factory.mktemp("pose")
+    lib = write_library(tmp / "lib", instances=1, test=0, seed=4, categories=("chair", "mug", "car"))
+    # an asymmetric prop: a chair with a box on one side and a post on its back-left corner
+    rng = np.random.default_rng(9)
+    chair = make_prop("chair", rng)
+    box = trimesh.creation.box((0.25, 0.1, 0.2))
+    box.apply_translation(chair.bounds.mean(axis=0) + [0.15, chair.extents[1] / 2 + 0.05, 0.1])
+    post = trimesh.creation.box((0.05, 0.05, 0.5))
+    post.apply_translation([chair.bounds[0, 0], chair.bounds[0, 1], chair.bounds[1, 2] + 0.2])
+    (lib / "oddity").mkdir()
+    trimesh.util.concatenate([chair, box, post]).export(lib / "oddity" / "odd_chair.ply")
+    return tmp, lib
+
+
+def _render(mesh, cams, ups, size=224, background="white"):
+    from render.engine import Renderer, RenderSettings
+    from rotationnet.core.views import from_cameras
+
+    cams, ups = np.asarray(cams, float), np.asarray(ups, float)
+    rig = from_cameras(np.concatenate([cams, [[0.0, 0.0, 1.0]] if len(cams) == 1 else np.zeros((0, 3))]),
+                       upright=False, up=np.concatenate([ups, [[0.0, 1.0, 0.0]] if len(cams) == 1 else np.zeros((0, 3))]))
+    with Renderer(RenderSettings(rig=rig, size=size, supersample=2, background=background)) as r:
+        images, _, _ = r.render_file(mesh)
+    return images[: len(cams)]
+
+
+@pytest.fixture(scope="module")
+def service(library):
+    from rotationnet.app.service import Service
+
+    tmp, lib = library
+    svc = Service(lambda m: None)
+    info = svc.configure({"library": str(lib), "cache": str(tmp / "cache")})
+    assert info["model"] is False and info["assets"] == 4
+    assert svc.index_({"id": 1})["failed"] == []
+    return svc
+
+
+def _classify(svc, tmp, images, name, **req):
+    from PIL import Image
+
+    paths = []
+    for k, im in enumerate(images):
+        p = tmp / f"{name}_{k}.png"
+        Image.fromarray(im).save(p)
+        paths.append(str(p))
+    return svc.classify({"images": paths, "thumbs": str(tmp / "thumbs"), **req})
+
+
+@pytest.mark.parametrize("az, el, roll", [(123.0, 27.0, 8.0), (247.0, 52.0, -6.0), (14.0, -8.0, 3.0)])
+def test_asymmetric_prop_from_between_the_templates_within_5_degrees(service, library, az, el, roll):
+    from rotationnet.app.pose import rolled_up
+
+    tmp, lib = library
+    c = _dir(az, el)
+    u = rolled_up(c, roll)
+    res = _classify(service, tmp, _render(lib / "oddity" / "odd_chair.ply", [c], [u]), f"odd{az:.0f}")
+    assert res["asset"]["id"] == "oddity/odd_chair.ply" and res["class"] == "oddity"
+    im = res["images"][0]
+    err = float(geodesic_deg(camera_matrices(np.array(im["asset_view_direction"]), np.array(im["asset_view_up"])),
+                             camera_matrices(c, u)))
+    assert err <= 5.0, (err, im)
+    assert 0.0 <= im["confidence"] <= 1.0
+
+
+def test_mirrored_picture_of_a_mug_is_seen_from_the_mirrored_side(service, library):
+    """A mug with its handle on +X is symmetric about the XZ plane: the
+    horizontally flipped view from azimuth θ is the view from −θ (pooled
+    ImageNet features cannot tell the two apart)."""
+    tmp, lib = library
+    mug = next((lib / "mug").rglob("*.ply"))
+    theta, el = 60.0, 20.0
+    c = _dir(theta, el)
+    view = _render(mug, [c], [camera_matrices(c)[:, 1]])[0]
+    res = _classify(service, tmp, [view[:, ::-1].copy()], "mug_flipped")
+    assert res["asset"]["id"].startswith("mug/")
+    az = res["images"][0]["azimuth_deg"]
+    assert abs((az - (360.0 - theta) + 180.0) % 360.0 - 180.0) <= 15.0, az
+    # the unflipped picture goes to θ
+    res = _classify(service, tmp, [view], "mug")
+    az = res["images"][0]["azimuth_deg"]
+    assert abs((az - theta + 180.0) % 360.0 - 180.0) <= 15.0, az
+
+
+def test_reply_fields_agree_with_each_other(service, library):
+    tmp, lib = library
+    car = next((lib / "car").rglob("*.ply"))
+    c1, c2 = _dir(200.0, 35.0), _dir(330.0, 10.0)
+    res = _classify(service, tmp, _render(car, [c1, c2], [camera_matrices(c1)[:, 1], camera_matrices(c2)[:, 1]]),
+                    "car")
+    json.dumps(res)  # plain JSON
+    assert res["asset"]["id"].startswith("car/") and len(res["images"]) == 2
+    for im in res["images"]:
+        assert set(protocol.CLASSIFY_IMAGE_FIELDS) - {"view_slot"} <= set(im)
+        for pose in [im, *im["alternatives"]]:
+            assert set(protocol.POSE_FIELDS) <= set(pose) and 0.0 <= pose["confidence"] <= 1.0
+            d, u = np.array(pose["asset_view_direction"]), np.array(pose["asset_view_up"])
+            assert abs(np.linalg.norm(d) - 1) < 1e-6 and abs(np.linalg.norm(u) - 1) < 1e-6 and abs(d @ u) < 1e-6
+            np.testing.assert_allclose(_dir(pose["azimuth_deg"], pose["elevation_deg"]), d, atol=1e-6)
+            r = _quat_to_matrix(pose["rotation_wxyz"])  # asset frame → camera frame (-Z forward, +Y up)
+            np.testing.assert_allclose(r @ d, [0, 0, 1], atol=1e-6)
+            np.testing.assert_allclose(r @ u, [0, 1, 0], atol=1e-6)
+        assert im["alternatives"], "the next best poses are reported"
+        assert sum(a["confidence"] for a in im["alternatives"]) + im["confidence"] <= 1.0 + 1e-6
+        assert im["thumbnail"].endswith(".png")
+    for im, c in zip(res["images"], (c1, c2)):
+        assert math.degrees(math.acos(np.clip(np.array(im["asset_view_direction"]) @ c, -1, 1))) <= 15.0
+
+
+def _untrained_run(path, classes):
+    from rotationnet.nn.checkpoint import save_checkpoint
+    from rotationnet.nn.model import RotationNet
+
+    model = RotationNet("timm:test_efficientnet", len(classes), "ring12", pretrained=False, input_size=48)
+    save_checkpoint(path / "best", model, {"classes": list(classes)})
+    return path
+
+
+def test_library_of_classes_the_model_does_not_know(library, tmp_path):
+    """A model of other classes never stops the search: every asset of a class
+    it does not know is a candidate (it used to end in "no asset of class X")."""
+    from rotationnet.app.service import Service
+
+    tmp, lib = library
+    run = _untrained_run(tmp_path, ["sofa", "bookshelf"])
+    svc = Service(lambda m: None)
+    assert svc.configure({"run": str(run), "library": str(lib), "cache": str(tmp / "cache")})["model"] is True
+    car = next((lib / "car").rglob("*.ply"))
+    c = _dir(100.0, 30.0)
+    res = _classify(svc, tmp, _render(car, [c], [camera_matrices(c)[:, 1]]), "car_unknown")
+    assert res["class"] in ("sofa", "bookshelf") and res["asset"]["id"].startswith("car/")
+    assert "view_slot" in res["images"][0] and "asset_view_direction" in res["images"][0]
+    # a model that knows "mug" (and not car): mugs of the top classes plus every unknown-class asset
+    assert set(svc._candidates({"mug"})) == {"mug/" + next((lib / "mug").rglob("*.ply")).name,
+                                           *(i for i in svc.index.entries if not i.startswith("mug/"))}
+    run2 = _untrained_run(tmp_path / "known", ["car", "chair", "mug", "oddity"])
+    svc.configure({"run": str(run2), "library": str(lib), "cache": str(tmp / "cache")})
+    assert svc._candidates({"mug"}) == ["mug/" + next((lib / "mug").rglob("*.ply")).name]
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("blank", "the image is blank"),
+    ("transparent", "the alpha channel holds no object"),
+])
+def test_bad_pictures_give_a_clear_message(service, library, kind, message):
+    from rotationnet.core.errors import DataError
+
+    tmp, _ = library
+    img = np.full((64, 64, 3), 255, np.uint8) if kind == "blank" else np.zeros((64, 64, 4), np.uint8)
+    with pytest.raises(DataError, match=message) as e:
+        _classify(service, tmp, [img], kind)
+    assert f"{kind}_0.png" in str(e.value)
+
+
+def test_segmentation_of_a_picture_on_a_plain_background(library):
+    """GrabCut seeded from the border finds a rendered object on white (the
+    alpha channel removed) close to its true silhouette."""
+    from rotationnet.app.segment import foreground
+
+    _, lib = library
+    c = _dir(40.0, 25.0)
+    rgba = _render(next((lib / "chair").rglob("*.ply")), [c], [camera_matrices(c)[:, 1]], background="transparent")[0]
+    white = (rgba[..., :3] * (rgba[..., 3:] / 255.0) + 255 * (1 - rgba[..., 3:] / 255.0)).astype(np.uint8)
+    m = foreground(white) > 0.5
+    truth = rgba[..., 3] > 127
+    iou = (m & truth).sum() / (m | truth).sum()
+    assert iou >= 0.9, iou
+    # a crop box works too
+    ys, xs = np.nonzero(truth)
+    box = (xs.min() - 5, ys.min() - 5, xs.max() - xs.min() + 10, ys.max() - ys.min() + 10)
+    m2 = foreground(white, box) > 0.5
+    assert (m2 & truth).sum() / (m2 | truth).sum() >= 0.9
