@@ -1,4 +1,4 @@
-"""ROTATIONNET_OT_*: reference images, Classify, Place, Cancel."""
+"""ROTATIONNET_OT_*: reference images, Classify, Place, Next Pose, Cancel."""
 
 import json
 import os
@@ -9,7 +9,7 @@ from bpy.props import CollectionProperty, EnumProperty, IntProperty, StringPrope
 from bpy_extras.io_utils import ImportHelper
 
 from . import placement, worker
-from .preferences import addon_prefs
+from .preferences import addon_prefs, library_path
 from .properties import state
 
 IMAGE_FILTER = "*.png;*.jpg;*.jpeg;*.bmp;*.tif;*.tiff;*.webp"
@@ -141,13 +141,14 @@ def _start_classify(context, then_place=False):
     """Configure the worker, then classify; replies arrive through timers."""
     prefs = addon_prefs(context)
     st = state(context)
-    python = worker.resolve_python(prefs.python_path, prefs.run_dir)
-    run = bpy.path.abspath(prefs.run_dir)
-    lib = bpy.path.abspath(prefs.library)
-    if not prefs.run_dir or not os.path.isfile(os.path.join(run, "best.json")) and not os.path.isfile(os.path.join(run, "last.json")):
-        raise worker.WorkerError(f"no trained model in '{run or '(not set)'}': set the Model folder in the preferences")
-    if not prefs.library or not os.path.exists(lib):
+    run = bpy.path.abspath(prefs.run_dir) if prefs.run_dir else ""
+    lib = library_path(prefs)
+    if run and not os.path.isfile(os.path.join(run, "best.json")) and not os.path.isfile(os.path.join(run, "last.json")):
+        raise worker.WorkerError(f"no trained model in '{run}': set the Model folder in the preferences "
+                                 "(or leave it empty to match the library without a model)")
+    if not lib or not os.path.exists(lib):
         raise worker.WorkerError(f"asset library not found: '{lib or '(not set)'}'")
+    python = worker.resolve_python(prefs.python_path, run or lib)
     images = _reference_paths(context)
     scene_name = context.scene.name
     st.error = ""
@@ -182,7 +183,8 @@ def _start_classify(context, then_place=False):
         res = msg["result"]
         asset = res.get("asset") or {}
         _status("")
-        s.status = f"{res['class']} ({res['probability']:.0%})" + (f" → {asset.get('id')}" if asset else "")
+        prob = f" ({res['probability']:.0%})" if res.get("probability") is not None else ""
+        s.status = f"{res.get('class') or '?'}{prob}" + (f" → {asset.get('id')}" if asset else "")
         _load_thumbnails(res)
         if then_place:
             try:
@@ -198,7 +200,7 @@ def _start_classify(context, then_place=False):
                        thumbs=os.path.join(_cache_dir(), "thumbnails"))
 
     worker.request(python, "configure", configured, progress, run=run, library=lib,
-                   cache=os.path.join(_cache_dir(), "index"))
+                   cache=os.path.join(_cache_dir(), "index"), up_axis=prefs.up_axis)
 
 
 def _load_thumbnails(result):
@@ -267,7 +269,34 @@ class ROTATIONNET_OT_place(bpy.types.Operator):
             self.report({"ERROR"}, st.error)
             return {"CANCELLED"}
         st.error = ""
-        self.report({"INFO"}, f"Placed {obj.name} ({res['class']})")
+        self.report({"INFO"}, f"Placed {obj.name} ({res.get('class') or res['asset']['id']})")
+        return {"FINISHED"}
+
+
+class ROTATIONNET_OT_next_pose(bpy.types.Operator):
+    """Turn the placed asset to the next best pose (the mirror or front-back one among them)"""
+
+    bl_idname = "rotationnet.next_pose"
+    bl_label = "Next Pose"
+    bl_options = {"REGISTER", "UNDO"}
+
+    step: IntProperty(name="Step", description="1: the next pose, -1: the previous one", default=1)
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.active_object
+        return obj is not None and "rotationnet_pose_choice" in obj and state(context).result is not None
+
+    def execute(self, context):
+        st = state(context)
+        try:
+            choice, n = placement.turn(context, context.active_object, st.result, self.step)
+        except (placement.PlacementError, KeyError, ValueError) as e:
+            st.error = f"cannot turn the asset: {e}"
+            self.report({"ERROR"}, st.error)
+            return {"CANCELLED"}
+        st.error = ""
+        self.report({"INFO"}, f"pose {choice + 1} of {n}")
         return {"FINISHED"}
 
 
@@ -292,5 +321,6 @@ classes = (
     ROTATIONNET_OT_remove_reference,
     ROTATIONNET_OT_classify,
     ROTATIONNET_OT_place,
+    ROTATIONNET_OT_next_pose,
     ROTATIONNET_OT_cancel,
 )

@@ -44,6 +44,13 @@ class ROTATIONNET_PT_main(_Base, bpy.types.Panel):
         row.scale_y = 1.3
         row.operator("rotationnet.classify", icon="VIEWZOOM")
         row.operator("rotationnet.place", icon="OBJECT_ORIGIN")
+        obj = context.active_object
+        if obj is not None and "rotationnet_pose_choice" in obj:
+            row = layout.row(align=True)
+            row.operator("rotationnet.next_pose", text="", icon="TRIA_LEFT").step = -1
+            row.operator("rotationnet.next_pose", icon="TRIA_RIGHT").step = 1
+            row.label(text=f"pose {int(obj['rotationnet_pose_choice']) + 1}, "
+                           f"{float(obj.get('rotationnet_confidence', 0.0)):.0%} sure")
         if worker.busy():
             row = layout.row(align=True)
             row.progress(factor=st.progress, text=st.status or "working…")
@@ -71,14 +78,17 @@ class ROTATIONNET_PT_results(_Base, bpy.types.Panel):
             row = col.row()
             row.label(text=r["class"])
             row.label(text=f"{r['probability']:.1%}")
+        if not res.get("ranking"):
+            col.label(text="no model: matched against the whole library", icon="INFO")
         asset = res.get("asset")
         if asset:
             layout.label(text=f"Asset: {asset['id']}", icon="MESH_DATA")
         for n, im in enumerate(res.get("images", [])):
             box = layout.box()
             box.label(text=f"#{n + 1} {bpy.path.basename(im['image'])}")
-            box.label(text=f"view {im['view_slot']}: azimuth {im['azimuth_deg']:.0f}°, "
-                           f"elevation {im['elevation_deg']:.0f}°")
+            if "azimuth_deg" in im:
+                box.label(text=f"azimuth {im['azimuth_deg']:.0f}°, elevation {im['elevation_deg']:.0f}°, "
+                               f"{im.get('confidence', 0.0):.0%} sure")
             img = bpy.data.images.get(bpy.path.basename(im.get("thumbnail", "")))
             if img is not None:
                 img.preview_ensure()

@@ -1,12 +1,34 @@
 """Add-on preferences: the worker's interpreter, the trained model, the asset library."""
 
 import bpy
-from bpy.props import BoolProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, IntProperty, StringProperty
 
 
 def addon_prefs(context=None):
     context = context or bpy.context
     return context.preferences.addons[__package__].preferences
+
+
+def _library_items(self, context):
+    """The custom folder plus Blender's registered asset libraries
+    (Preferences › File Paths › Asset Libraries)."""
+    items = [("PATH", "Folder or .blend", "the Asset Library path below")]
+    for lib in getattr(context.preferences.filepaths, "asset_libraries", []):
+        items.append((f"LIB:{lib.name}", lib.name, lib.path))
+    return items
+
+
+def library_path(prefs, context=None) -> str:
+    """The asset library the worker should use: a registered Blender asset
+    library's folder, or the path set in the preferences."""
+    src = prefs.library_source
+    if src.startswith("LIB:"):
+        name = src[4:]
+        for lib in (context or bpy.context).preferences.filepaths.asset_libraries:
+            if lib.name == name:
+                return bpy.path.abspath(lib.path)
+        return ""
+    return bpy.path.abspath(prefs.library) if prefs.library else ""
 
 
 class ROTATIONNET_AddonPreferences(bpy.types.AddonPreferences):
@@ -21,7 +43,8 @@ class ROTATIONNET_AddonPreferences(bpy.types.AddonPreferences):
     )
     run_dir: StringProperty(
         name="Model",
-        description="Run folder written by `rotationnet train` (holds best.json and its tensor file)",
+        description="Run folder written by `rotationnet train` (holds best.json and its tensor file); empty: "
+                    "the library alone finds the asset and its pose, a model narrows the search to its classes",
         subtype="DIR_PATH",
         default="",
     )
@@ -31,6 +54,17 @@ class ROTATIONNET_AddonPreferences(bpy.types.AddonPreferences):
                     "with objects marked as assets",
         subtype="FILE_PATH",
         default="",
+    )
+    library_source: EnumProperty(
+        name="Library",
+        description="Where the assets come from: a folder or .blend file, or one of Blender's asset libraries",
+        items=_library_items,
+    )
+    up_axis: EnumProperty(
+        name="Up Axis",
+        description="The library's up axis: Z (Blender, ModelNet) or Y (many OBJ and glTF sources)",
+        items=[("Z", "Z", "+Z is up"), ("Y", "Y", "+Y is up")],
+        default="Z",
     )
     top_k: IntProperty(name="Results", description="Number of classes to show", default=3, min=1, max=20)
     keep_size: BoolProperty(
@@ -43,7 +77,10 @@ class ROTATIONNET_AddonPreferences(bpy.types.AddonPreferences):
         col = self.layout.column()
         col.prop(self, "python_path")
         col.prop(self, "run_dir")
-        col.prop(self, "library")
+        col.prop(self, "library_source")
+        if self.library_source == "PATH":
+            col.prop(self, "library")
+        col.prop(self, "up_axis")
         row = col.row()
         row.prop(self, "top_k")
         row.prop(self, "keep_size")

@@ -90,7 +90,8 @@ out["place_return"] = r
 new = [o for o in bpy.data.objects if "rotationnet_class" in o.keys()]
 if new:
     obj = new[-1]
-    out["placed"] = {k: obj[k] for k in obj.keys() if k.startswith("rotationnet_")}
+    out["placed"] = {k: (obj[k].to_list() if hasattr(obj[k], "to_list") else obj[k])
+                     for k in obj.keys() if k.startswith("rotationnet_")}
     mw = np.array(obj.matrix_world)
     lin = mw[:3, :3]
     scale = np.cbrt(abs(np.linalg.det(lin)))
@@ -110,6 +111,16 @@ if new:
     cam_up = np.array(cam.matrix_world.col[1].xyz)
     out["camera_up_in_asset_frame"] = (rot.T @ cam_up).tolist()
     out["vertices"] = len(obj.data.vertices) if obj.type == "MESH" else None
+    # step through the alternative poses and back: each step is one undo step and turns the asset in place
+    before = np.array(obj.matrix_world)
+    out["next_pose_return"] = op(bpy.ops.rotationnet.next_pose, step=1)
+    after = np.array(obj.matrix_world)
+    out["next_pose_turned_deg"] = float(np.degrees(np.arccos(np.clip(
+        (np.trace((before[:3, :3] / scale).T @ (after[:3, :3] / scale)) - 1) / 2, -1, 1))))
+    out["next_pose_moved"] = float(np.linalg.norm((after @ np.append(center_local, 1))[:3] - center_world))
+    out["next_pose_choice"] = int(obj["rotationnet_pose_choice"])
+    op(bpy.ops.rotationnet.next_pose, step=-1)
+    out["back_to_best"] = bool(np.allclose(np.array(obj.matrix_world), before, atol=1e-5))
 out["objects_added"] = len(bpy.data.objects) - n_before
 
 # a second click is warm: the worker is still up

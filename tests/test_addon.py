@@ -123,6 +123,10 @@ def test_classify_and_place_in_blender(setup):
     assert angle <= 30.0, (angle, res["images"])
     # and the image is upright: the camera's up is the asset's up side
     assert out["camera_up_in_asset_frame"][2] > 0.5
+    # the alternative poses: the next one turns the asset about its centre, and back again
+    assert out["next_pose_return"] == ["FINISHED"] and out["next_pose_choice"] == 1
+    assert out["next_pose_turned_deg"] > 20.0 and out["next_pose_moved"] < 1e-3
+    assert out["back_to_best"]
     # warm second click, cancel, missing model
     assert out["warm_classify_seconds"] < out["classify_seconds"]
     assert out["worker_alive"] and not out["worker_alive_after_cancel"]
@@ -177,12 +181,11 @@ def test_asset_index_is_cached_and_rebuilt_for_changed_assets(setup, tmp_path):
     assert len(again["failed"]) == 1 and "car_02.ply" in again["failed"][0]["error"]
     res = svc2.classify({"id": 5, "images": setup["refs"][:1], "top_k": 2})
     assert res["class"] == "chair" and res["asset"]["label"] == "chair"
-    # a library without the predicted class gives a clear error
+    # a library without the predicted class still gives an asset and its pose (it used to stop
+    # with "no asset of class 'chair'"): the search widens to the whole library
     cars = tmp_path / "cars"
     shutil.copytree(lib / "car", cars / "car")
     (cars / "car" / "train" / "car_02.ply").unlink()
     svc2.configure({**cfg, "library": str(cars)})
-    from rotationnet.core.errors import RotationNetError
-
-    with pytest.raises(RotationNetError, match="no asset of class 'chair'"):
-        svc2.classify({"id": 6, "images": setup["refs"][:1]})
+    res = svc2.classify({"id": 6, "images": setup["refs"][:1]})
+    assert res["class"] == "chair" and res["asset"]["label"] == "car" and "asset_view_direction" in res["images"][0]

@@ -245,18 +245,27 @@ def similarity(q: dict, feat: np.ndarray, cells: np.ndarray, sil: np.ndarray, si
     return (fs + sil_weight * inter / union.clamp_min(1e-6)).numpy()
 
 
-def coarse_match(q: dict, templates: Templates, asset: str, top: int = 3) -> list[Hypothesis]:
-    """The ``top`` best (template, turn) pairs of one asset as hypotheses."""
+def coarse_match(q: dict, templates: Templates, asset: str, top: int = 3, min_angle: float = 30.0
+                 ) -> list[Hypothesis]:
+    """The ``top`` best (template, turn) pairs of one asset as hypotheses, their
+    cameras at least ``min_angle`` degrees apart (one per region of the view sphere)."""
     s = similarity(q, templates.feat, templates.cells, templates.sil)  # (R, T)
     best_roll = s.argmax(axis=0)
     per_t = s[best_roll, np.arange(s.shape[1])]
+    dirs = templates.directions.astype(np.float64)
+    cos_min = math.cos(math.radians(min_angle))
+    kept: list[int] = []
+    for t in np.argsort(-per_t):
+        if all(dirs[t] @ dirs[k] < cos_min for k in kept):
+            kept.append(int(t))
+            if len(kept) >= top:
+                break
     out = []
-    for t in np.argsort(-per_t)[:top]:
+    for t in kept:
         r = float(q["rolls"][best_roll[t]])
-        c = templates.directions[t].astype(np.float64)
-        # the picture is the template turned by -r: the camera is rolled by -r
-        _, up = turn_camera(c, templates.ups[t].astype(np.float64), 0.0, 0.0, -r)
-        out.append(Hypothesis(asset, c, up, float(per_t[t]), int(t), r))
+        # turning the picture by r matches the template: the camera is the template's rolled by -r
+        _, up = turn_camera(dirs[t], templates.ups[t].astype(np.float64), 0.0, 0.0, -r)
+        out.append(Hypothesis(asset, dirs[t], up, float(per_t[t]), int(t), r))
     return out
 
 
@@ -380,18 +389,19 @@ def search(index, asset_ids: list[str], images: list[tuple[np.ndarray, np.ndarra
         rolls = (0.0, *rolls)
     zero = rolls.index(0.0)
     queries = [describe_query(desc, rgb, mask, size, rolls) for rgb, mask in images]
-    # coarse: every (asset, template, turn) of every picture
-    per_asset = {}
+    # coarse: every (asset, template, turn) of every picture; an asset scores the
+    # mean over the pictures of its best template
+    totals = []
     for aid in asset_ids:
         t = index.entries[aid]["templates"]
-        per_asset[aid] = [coarse_match(q, t, aid, top=12) for q in queries]
-    totals = sorted(((aid, float(np.mean([h[0].score for h in hs]))) for aid, hs in per_asset.items()),
-                    key=lambda x: -x[1])
+        totals.append((aid, float(np.mean([similarity(q, t.feat, t.cells, t.sil).max() for q in queries]))))
+    totals.sort(key=lambda x: -x[1])
     best_asset = totals[0][0]
+    templates = index.entries[best_asset]["templates"]
     out = []
     for m, q in enumerate(queries):
-        q0 = {k: (v[zero:zero + 1] if k != "rolls" else v[zero:zero + 1]) for k, v in q.items()}
-        hyps = distinct(per_asset[best_asset][m], 30.0, max(refine_top, alternatives + 1))
+        q0 = {k: v[zero:zero + 1] for k, v in q.items()}
+        hyps = coarse_match(q, templates, best_asset, top=max(refine_top, alternatives + 1))
         render = (lambda d, u, a=best_asset: index.render_views(a, d, u))
         refined = [refine(h, q0, render, desc, size) for h in hyps[:refine_top]]
         # the other coarse regions stay as alternatives, unrefined (cheap); refined ones first

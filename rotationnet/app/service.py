@@ -135,6 +135,9 @@ class Service:
         if not self.indexed:
             self.index_(req)
         ids = self._candidates(candidate_classes)
+        res["search"] = "classes" if ids else "library"
+        if not ids:  # no asset of the model's best classes: the whole library, never a dead end
+            ids = list(self.index.entries)
         if not ids:
             raise RotationNetError(f"no usable asset in the library {self.library} (see the indexing failures)")
         from .pose import DEFAULT_ROLLS, FULL_ROLLS, pose_fields, search

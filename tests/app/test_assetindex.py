@@ -1,49 +1,46 @@
-"""The asset index renders every asset with the model's own rig — a custom
-rig included (it used to fall back to ring12 for those)."""
+"""The asset index renders every asset with its template rig, passed to the
+renderer as a ViewRig (never turned back into a spec string), keyed by that
+rig's cameras, and independent of any trained model."""
 
 import numpy as np
 import pytest
 
-from rotationnet.core.views import from_cameras
-
 pytestmark = pytest.mark.usefixtures("gpu_ok")
 
 
-def _custom_rig():
-    az = np.radians([0.0, 70.0, 150.0, 220.0, 300.0])
-    el = np.radians([5.0, 40.0, -10.0, 25.0, 60.0])
-    cams = np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=1)
-    return from_cameras(cams, upright=False)
-
-
-def test_index_uses_a_custom_rig(tmp_path):
+def test_index_renders_its_own_view_sphere(tmp_path):
     from render.engine import Renderer, RenderSettings
     from render.meshes import load_mesh, normalize
     from render.procedural import write_library
     from rotationnet.app.assetindex import AssetIndex, list_assets
-    from rotationnet.nn.model import RotationNet
-    from rotationnet.nn.predict import Predictor
+    from rotationnet.app.pose import TemplateSpec, crops_of
 
-    rig = _custom_rig()
-    assert rig.spec == "custom" and rig.num_views == 5
-    model = RotationNet("timm:test_efficientnet", 2, rig, pretrained=False, input_size=48)
-    pred = Predictor(model, {"classes": ["chair", "mug"]}, device="cpu")
+    spec = TemplateSpec(azimuth_step=45.0, elevations=(-10.0, 35.0), render_size=64, crop=48)
     lib = write_library(tmp_path / "lib", instances=1, test=0, seed=2, categories=("chair", "mug"))
-    index = AssetIndex(pred, tmp_path / "cache")
-    assert index.settings.rig is rig
+    index = AssetIndex(tmp_path / "cache", spec=spec)
+    rig = index.settings.rig
+    assert rig.spec == "custom" and rig.num_views == 8 * 2 + 1
+    np.testing.assert_allclose(rig.cameras, spec.directions(), atol=1e-12)
+    # the cache key holds the rig's cameras, so another sphere never reuses these files
+    np.testing.assert_allclose(index.settings.pixel_settings()["rig"]["cameras"], rig.cameras, atol=1e-8)
+    other = AssetIndex(tmp_path / "cache", descriptor=index.descriptor,
+                       spec=TemplateSpec(azimuth_step=40.0, elevations=(-10.0, 35.0), render_size=64, crop=48))
+    assert other.key != index.key
     res = index.update(list_assets(lib))
-    assert res["failed"] == [] and res["assets"] == 2
+    assert res["failed"] == [] and res["assets"] == 2 and res["rebuilt"] == 2
     entry = index.entries["chair/" + next((lib / "chair").rglob("*.ply")).name]
-    assert entry["views"].shape == (5, 48, 48, 3)
+    t = entry["templates"]
+    assert t.feat.shape[:3] == (17, 3, 3) and t.sil.shape == (17, 32, 32)
+    np.testing.assert_allclose(t.directions, spec.directions(), atol=1e-6)
+    # the templates are exactly what that rig renders
     v, f = load_mesh(entry["asset"].source, "Z")
     vn, _ = normalize(v, f)
-    with Renderer(RenderSettings(rig=rig, size=48, supersample=2)) as r:
+    with Renderer(RenderSettings(rig=rig, size=64, background="transparent")) as r:
         direct, _ = r.render(vn, f)
-    np.testing.assert_array_equal(entry["views"], direct)
-    # a ring12 render of the same asset differs: the index really used the custom cameras
-    with Renderer(RenderSettings(rig="ring12", size=48, supersample=2)) as r:
-        ring, _ = r.render(vn, f)
-    assert np.abs(ring[:5].astype(int) - direct.astype(int)).mean() > 1.0
-    # the cache key holds the rig's cameras, so an index for another rig never reuses these files
-    recorded = index.settings.pixel_settings()["rig"]
-    np.testing.assert_allclose(recorded["cameras"], rig.cameras, atol=1e-8)
+    crops, masks = crops_of(direct, 48)
+    d = index.descriptor(crops, masks)
+    np.testing.assert_allclose(d["feat"].astype(np.float32), t.feat.astype(np.float32), atol=2e-3)
+    # a second index over the same cache rebuilds nothing
+    again = AssetIndex(tmp_path / "cache", descriptor=index.descriptor, spec=spec)
+    assert again.update(list_assets(lib))["rebuilt"] == 0
+    index.close()

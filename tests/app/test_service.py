@@ -71,7 +71,7 @@ def test_ready_line(worker):
     (b'{"id": 5, "cmd": "classify", "images": []}', "must hold 1 to 64 paths"),
     (b"\x80\x81 not utf-8", "not UTF-8"),
     (b"[" * 50000 + b"]" * 50000, "nested too deeply"),
-    (b'{"id": 6, "cmd": "classify", "images": ["/nonexistent/a.png"]}', "no trained model: configure first"),
+    (b'{"id": 6, "cmd": "classify", "images": ["/nonexistent/a.png"]}', "not configured: set an asset library"),
     (b'{"id": 7, "cmd": "configure", "run": "/nonexistent/run"}', "/nonexistent/run"),
     (b'{"id": 8, "cmd": "index"}', "no asset library configured"),
 ])
