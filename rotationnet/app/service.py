@@ -159,7 +159,7 @@ class Service:
         for im, fnd in zip(res["images"], found["images"]):
             b = fnd["best"]
             im.update({"asset": b.asset, **pose_fields(b.direction, b.up), "confidence": fnd["confidence"],
-                       "score": b.score})
+                       "score": b.score, "score_margin": fnd["margin"]})
             rest = 1.0 - fnd["confidence"]
             w = np.exp(20.0 * (np.array([h.score for h in fnd["alternatives"]] or [0.0]) - b.score))
             im["alternatives"] = [{"asset": h.asset, **pose_fields(h.direction, h.up), "score": h.score,

@@ -2,48 +2,22 @@
 request line with a reply and stays up, whatever the line holds."""
 
 import json
-import queue
-import subprocess
-import sys
-import threading
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rotationnet.app.client import WorkerClient
 from rotationnet.core import protocol as P
 
 
-class Worker:
-    """The worker as a real subprocess, spoken to line by line."""
-
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, "-m", "rotationnet.app.service"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.lines = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.ready = self.next(120)
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.put(json.loads(line))
-        self.lines.put(None)
-
-    def next(self, timeout=60):
-        msg = self.lines.get(timeout=timeout)
-        assert msg is not None, f"the worker ended (exit code {self.proc.wait()})"
-        return msg
+class Worker(WorkerClient):
+    """The worker as a real subprocess; ``send`` is one raw line."""
 
     def send(self, line: bytes) -> dict:
-        """Send one line; return its final reply (progress lines skipped)."""
-        self.proc.stdin.write(line + b"\n")
-        self.proc.stdin.flush()
-        while True:
-            msg = self.next()
-            if P.OK in msg:
-                return msg
+        return self.send_line(line)
 
-    def close(self):
+    def kill(self):
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
@@ -51,9 +25,9 @@ class Worker:
 
 @pytest.fixture(scope="module")
 def worker():
-    w = Worker()
+    w = Worker(timeout=120)
     yield w
-    w.close()
+    w.kill()
 
 
 def _ping(w, rid):
@@ -111,10 +85,10 @@ def test_any_line_gets_one_answer_and_the_worker_still_answers_ping(worker, line
 
 
 def test_shutdown_ends_the_worker():
-    w = Worker()
+    w = Worker(timeout=120)
     try:
         r = w.send(b'{"id": 1, "cmd": "shutdown"}')
         assert r == {"id": 1, "ok": True, "result": None}
         assert w.proc.wait(timeout=30) == 0
     finally:
-        w.close()
+        w.kill()

@@ -1,0 +1,263 @@
+"""Picture → the right asset → placed at the turn the picture shows, end to end.
+
+Every query goes through the worker (``python -m rotationnet.app.service``),
+as the Blender add-on sends it.  Rows (see BENCHMARKS.md):
+
+* (a)  library = the psb24 test models; 3 references per asset, 224 px,
+       alpha removed (white), rendered by the fast engine at a random azimuth,
+       elevation −10…80°, roll ±10°, camera distance ±10 %, fixed seed;
+* (a') the same queries with the psb24 training models added as distractors;
+* baseline "nearest of 12": the true asset's 12 ring renders (30° elevation),
+       the query matched by pooled features of the same frozen backbone.
+
+Metrics: exact asset top-1 (a pose of a wrong asset counts as a miss); view
+error = angle between the true and placed ``asset_view_direction`` (median,
+≤ 15°, ≤ 30°); rotation error = geodesic angle between the camera rotations
+(roll included); front/back flips (azimuth error ≥ 150° at elevation < 60°).
+Errors are symmetry-aware (turns about the up axis that map the mesh onto
+itself, :mod:`rotationnet.app.symmetry`); the rows without that allowance are
+reported too.  Cost: index time per asset and query time.
+
+    .venv/bin/python benchmarks/pose_accuracy.py --quick      # 24 assets, 1 reference each
+    .venv/bin/python benchmarks/pose_accuracy.py              # rows (a) and (a'), 96 + 384 assets
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import SHARED, print_table, write_result  # noqa: E402
+
+
+def _dir(az, el):
+    az, el = np.radians(az), np.radians(el)
+    return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1)
+
+
+def link_library(models, folder: Path) -> Path:
+    """A library folder of links to the meshes, ``Class/name.ply``."""
+    for m in models:
+        d = folder / m.label
+        d.mkdir(parents=True, exist_ok=True)
+        if not (d / m.path.name).exists():
+            (d / m.path.name).symlink_to(m.path.resolve())
+    return folder
+
+
+def render_queries(models, refs: int, seed: int, out: Path) -> list[dict]:
+    """``refs`` pictures of every model from random cameras, on white (the alpha removed)."""
+    from PIL import Image
+
+    from render.engine import Renderer, RenderSettings
+    from render.meshes import load_mesh, normalize
+    from rotationnet.app.pose import rolled_up
+    from rotationnet.app.symmetry import up_axis_symmetries
+    from rotationnet.core.views import from_cameras
+
+    rng = np.random.default_rng(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    distances = (2.25, 2.5, 2.75)  # ±10 % around the templates' 2.5
+    few = from_cameras(_dir(np.arange(0, 360, 60.0), 20.0), upright=False)
+    renderers = {d: Renderer(RenderSettings(rig=few, size=224, supersample=2, distance=d)) for d in distances}
+    queries = []
+    try:
+        for m in models:
+            v, f = load_mesh(m.path, "Z")
+            vn, _ = normalize(v, f)
+            sym = up_axis_symmetries(vn, f)
+            for k in range(refs):
+                az, el, roll = rng.uniform(0, 360), rng.uniform(-10, 80), rng.uniform(-10, 10)
+                dist = distances[int(rng.integers(len(distances)))]
+                c = _dir(az, el)
+                u = rolled_up(c, roll)
+                img = renderers[dist].render_cameras(vn, f, c[None], u[None])[0]
+                p = out / f"{m.label}_{m.path.stem}_{k}.png"
+                Image.fromarray(img).save(p)
+                queries.append({"asset": f"{m.label}/{m.path.name}", "path": str(p), "direction": c, "up": u,
+                                "azimuth": az, "elevation": el, "symmetries": sym})
+    finally:
+        for r in renderers.values():
+            r.close()
+    return queries
+
+
+def baseline_nearest_of_12(models, queries) -> list[float]:
+    """View error of the nearest of the true asset's 12 ring renders (pooled frozen features)."""
+    import torch
+
+    from render.engine import Renderer, RenderSettings
+    from render.meshes import load_mesh, normalize
+    from rotationnet.app.pose import Descriptor
+    from rotationnet.app.segment import foreground, object_crop
+    from rotationnet.app.symmetry import symmetric_view_error_deg
+    from rotationnet.core.views import get_rig
+    from rotationnet.nn.data import load_image
+
+    desc = Descriptor(layer=99)  # the backbone's last feature map, pooled below
+    rig = get_rig("ring12")
+    pooled = {}
+    with Renderer(RenderSettings(rig=rig, size=192, background="transparent")) as r:
+        for m in models:
+            v, f = load_mesh(m.path, "Z")
+            vn, _ = normalize(v, f)
+            imgs, _ = r.render(vn, f)
+            crops = [object_crop(im[..., :3], im[..., 3] / 255.0, 96) for im in imgs]
+            d = desc(np.stack([c for c, _ in crops]), np.stack([mm for _, mm in crops]))
+            pooled[f"{m.label}/{m.path.name}"] = torch.nn.functional.normalize(
+                torch.from_numpy(d["feat"]).float().mean((1, 2)), dim=1).numpy()
+    errs = []
+    for q in queries:
+        img = load_image(q["path"])
+        c, mm = object_crop(img, foreground(img), 96)
+        d = desc(c[None], mm[None])
+        f = torch.nn.functional.normalize(torch.from_numpy(d["feat"]).float().mean((1, 2)), dim=1).numpy()[0]
+        best = int(np.argmax(pooled[q["asset"]] @ f))
+        errs.append(symmetric_view_error_deg(rig.cameras[best], q["direction"], q["symmetries"]))
+    return errs
+
+
+def run_row(name: str, library: Path, queries: list[dict], cache: Path, refs_per_query: int = 1) -> tuple[dict, list]:
+    from rotationnet.app.client import WorkerClient
+    from rotationnet.app.symmetry import symmetric_rotation_error_deg, symmetric_view_error_deg
+
+    per = []
+    with WorkerClient(timeout=3600) as w:
+        t0 = time.time()
+        info = w.request("configure", library=str(library), cache=str(cache))
+        idx = w.request("index")
+        index_s = time.time() - t0
+        for q in queries:
+            t1 = time.time()
+            res = w.request("classify", images=[q["path"]], thumbs=str(cache / "thumbs"))
+            sec = time.time() - t1
+            im = res["images"][0]
+            hit = res["asset"]["id"] == q["asset"]
+            d, u = np.array(im["asset_view_direction"]), np.array(im["asset_view_up"])
+            row = {"query": q["path"], "thumbnail": im["thumbnail"], "asset_ok": hit, "seconds": sec, "confidence": im["confidence"],
+                   "view": symmetric_view_error_deg(d, q["direction"], q["symmetries"]) if hit else 180.0,
+                   "view_nosym": symmetric_view_error_deg(d, q["direction"]) if hit else 180.0,
+                   "rot": symmetric_rotation_error_deg(d, u, q["direction"], q["up"], q["symmetries"]) if hit else 180.0,
+                   "rot_nosym": symmetric_rotation_error_deg(d, u, q["direction"], q["up"]) if hit else 180.0,
+                   "symmetric": len(q["symmetries"]) > 1}
+            az_err = min(abs((im["azimuth_deg"] + a - q["azimuth"] + 180.0) % 360.0 - 180.0) for a in q["symmetries"])
+            row["flip"] = bool(hit and az_err >= 150.0 and q["elevation"] < 60.0)
+            per.append(row)
+    v = np.array([r["view"] for r in per])
+    vn = np.array([r["view_nosym"] for r in per])
+    summary = {
+        "row": name, "assets": info["assets"], "queries": len(per), "failed_assets": len(idx["failed"]),
+        "asset_top1": float(np.mean([r["asset_ok"] for r in per])),
+        "view_median": float(np.median(v)), "view_le15": float(np.mean(v <= 15)), "view_le30": float(np.mean(v <= 30)),
+        "rot_median": float(np.median([r["rot"] for r in per])),
+        "flips": float(np.mean([r["flip"] for r in per])),
+        "view_median_nosym": float(np.median(vn)), "view_le30_nosym": float(np.mean(vn <= 30)),
+        "rot_median_nosym": float(np.median([r["rot_nosym"] for r in per])),
+        "symmetric_assets": len({q["asset"] for q in queries if len(q["symmetries"]) > 1}),
+        "index_s_per_asset": index_s / max(info["assets"], 1) if idx["rebuilt"] else None,
+        "index_rebuilt": idx["rebuilt"],
+        "query_s_median": float(np.median([r["seconds"] for r in per])),
+    }
+    return summary, per
+
+
+def figure(per: list[dict], path: Path, tile: int = 160) -> None:
+    """Pictures on top, below each the asset the worker placed, rendered from the pose it found."""
+    from PIL import Image, ImageDraw
+
+    sheet = Image.new("RGB", (tile * len(per), 2 * tile + 18), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, r in enumerate(per):
+        sheet.paste(Image.open(r["query"]).convert("RGB").resize((tile, tile)), (i * tile, 0))
+        sheet.paste(Image.open(r["thumbnail"]).convert("RGB").resize((tile, tile)), (i * tile, tile))
+        ok = "asset ok" if r["asset_ok"] else "other asset"
+        draw.text((i * tile + 4, 2 * tile + 3), f"{ok}, {r['view']:.0f} deg", fill=(0, 0, 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)
+
+
+def calibration(per: list[dict], bins: int = 8) -> dict:
+    """Confidence reported vs the share of views within 30° (reliability table)."""
+    c = np.array([r["confidence"] for r in per])
+    ok = np.array([r["view"] <= 30 for r in per])
+    edges = np.quantile(c, np.linspace(0, 1, bins + 1))
+    rows = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (c >= lo) & (c <= hi)
+        if sel.any():
+            rows.append({"confidence": f"{lo:.2f}-{hi:.2f}", "queries": int(sel.sum()), "mean_confidence": float(c[sel].mean()),
+                         "within_30": float(ok[sel].mean())})
+    return {"bins": rows}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="one test model per category, 1 reference each; no (a')")
+    ap.add_argument("--refs", type=int, default=3, help="references per asset")
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--work", default=None, help="work folder (renders, index cache); default a temporary one")
+    ap.add_argument("--no-distractors", action="store_true", help="skip row (a')")
+    ap.add_argument("--figure", default=None, help="also write a figure: pictures above, the placed asset below")
+    args = ap.parse_args()
+    psb = SHARED / "meshes" / "psb24"
+    if not psb.is_dir():
+        sys.exit(f"needs {psb} (../shared/data)")
+    from render.meshes import find_meshes
+
+    models = find_meshes(psb, test_fraction=0.0)
+    test = [m for m in models if m.split == "test"]
+    train = [m for m in models if m.split == "train"]
+    if args.quick:
+        seen, pick = set(), []
+        for m in test:
+            if m.label not in seen:
+                seen.add(m.label)
+                pick.append(m)
+        test, refs = pick, 1
+    else:
+        refs = args.refs
+    work = Path(args.work or tempfile.mkdtemp(prefix="pose-accuracy-"))
+    tag = "quick" if args.quick else "full"
+    lib = link_library(test, work / f"lib-{tag}")
+    t0 = time.time()
+    queries = render_queries(test, refs, args.seed, work / f"queries-{tag}")
+    print(f"{len(queries)} queries rendered in {time.time() - t0:.0f}s; "
+          f"{len({q['asset'] for q in queries if len(q['symmetries']) > 1})} of {len(test)} assets symmetric about up")
+    rows, per_rows = [], {}
+    s, per = run_row("(a) test models", lib, queries, work / "cache")
+    rows.append(s)
+    per_rows["a"] = per
+    base = baseline_nearest_of_12(test, queries)
+    b = np.array(base)
+    rows.append({"row": "(a) baseline: nearest of the true asset's 12 ring renders", "queries": len(b),
+                 "asset_top1": None, "view_median": float(np.median(b)), "view_le15": float(np.mean(b <= 15)),
+                 "view_le30": float(np.mean(b <= 30))})
+    if not args.quick and not args.no_distractors:
+        lib2 = link_library(train, link_library(test, work / "lib-distractors"))
+        s2, per2 = run_row("(a') + 384 training models as distractors", lib2, queries, work / "cache")
+        rows.append(s2)
+        per_rows["a'"] = per2
+    if args.figure:
+        figure(per[:8], Path(args.figure))
+    cal = calibration(per)
+    print_table(rows, ["row", "assets", "queries", "asset_top1", "view_median", "view_le15", "view_le30", "rot_median",
+                       "flips", "view_median_nosym", "view_le30_nosym", "index_s_per_asset", "query_s_median"])
+    print()
+    print_table(cal["bins"], ["confidence", "queries", "mean_confidence", "within_30"])
+    path = write_result(f"pose_accuracy{'_quick' if args.quick else ''}", rows,
+                        {"calibration": cal, "seed": args.seed, "refs_per_asset": refs,
+                         "per_query": {k: [{kk: vv for kk, vv in r.items() if kk not in ("query", "thumbnail")}
+                                           for r in v]
+                                       for k, v in per_rows.items()}})
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()
