@@ -38,7 +38,7 @@ from _common import SHARED, print_table, write_result  # noqa: E402
 
 
 def _dir(az, el):
-    az, el = np.radians(az), np.radians(el)
+    az, el = np.broadcast_arrays(np.radians(az), np.radians(el))
     return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1)
 
 

@@ -4,7 +4,8 @@ Engines:
 
 * ``fast`` (default): Blender's ``gpu`` module draws the mesh into a
   GPUOffScreen with a headlight Lambert shader (flat face normals, two-sided,
-  MVCNN-like shading) and the pixels go straight to numpy.
+  MVCNN-like shading; grey, or the mesh's own per-vertex colours) and the
+  pixels go straight to numpy.
 * ``workbench``: Blender's Workbench engine, studio light relative to the
   camera, anti-aliasing selectable.
 * ``cycles``: path tracing on the CPU (samples, headlight strength, ambient
@@ -226,11 +227,14 @@ class Renderer:
         self._mesh_obj = None
 
     # -- public ---------------------------------------------------------------
-    def render(self, vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    def render(self, vertices: np.ndarray, faces: np.ndarray,
+               colors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """Render one mesh.
 
         Args:
             vertices: (n, 3) inside the unit sphere; faces: (m, 3) int.
+            colors: optional (n, 3) per-vertex colours in 0..1 (the fast engine;
+                default: ``settings.object_color`` everywhere).
         Returns:
             images (V, S, S, C) uint8 with C = settings.channels, and linear
             depth (V, S, S) float32 (inf = background) when settings.depth.
@@ -240,7 +244,7 @@ class Renderer:
         f = np.ascontiguousarray(faces, dtype=np.int32)
         depth = None
         if s.engine == "fast" or s.depth:
-            rgba, depth = self._render_gpu(v, f, want_depth=s.depth)
+            rgba, depth = self._render_gpu(v, f, want_depth=s.depth, colors=colors if s.engine == "fast" else None)
         if s.engine != "fast":
             rgba = self._render_engine(v, f)
             rgba = self._composite(rgba)
@@ -343,12 +347,13 @@ class Renderer:
         info.uniform_buf(0, "RnViews", "rnviews")
         iface = gpu.types.GPUStageInterfaceInfo("rotationnet_lambert")
         iface.smooth("VEC3", "wpos")
+        iface.smooth("VEC3", "vcol")
         iface.flat("VEC3", "weye")
         info.vertex_in(0, "VEC3", "pos")
+        info.vertex_in(1, "VEC3", "col")
         info.push_constant("INT", "cols")
         info.push_constant("INT", "rows")
         info.push_constant("INT", "base")
-        info.push_constant("VEC3", "albedo")
         info.vertex_out(iface)
         info.fragment_out(0, "VEC4", "fragColor")
         # one instance per view: project with the view's camera, then squeeze
@@ -365,6 +370,7 @@ class Renderer:
             "  p.xy = p.xy * sc + off * p.w;"
             "  gl_Position = p;"
             "  wpos = pos;"
+            "  vcol = col;"
             "  weye = rnviews.eye[id].xyz;"
             "}")
         # headlight Lambert, two-sided (|n·v|), flat: the face normal comes from
@@ -373,7 +379,7 @@ class Renderer:
             "void main() {"
             "  vec3 n = normalize(cross(dFdx(wpos), dFdy(wpos)));"
             "  float shade = abs(dot(n, normalize(weye - wpos)));"
-            "  fragColor = vec4(albedo * (0.2 + 0.8 * shade), 1.0);"
+            "  fragColor = vec4(vcol * (0.2 + 0.8 * shade), 1.0);"
             "}")
         shader = gpu.shader.create_from_info(info)
         s = self.settings
@@ -416,13 +422,14 @@ class Renderer:
         return ubos
 
     def render_cameras(self, vertices: np.ndarray, faces: np.ndarray, cameras: np.ndarray,
-                       up: np.ndarray) -> np.ndarray:
+                       up: np.ndarray, colors: np.ndarray | None = None) -> np.ndarray:
         """Render a mesh from arbitrary cameras (fast engine), e.g. to refine a pose.
 
         Args:
             vertices: (n, 3) inside the unit sphere; faces: (m, 3) int.
             cameras: (N, 3) unit directions towards the cameras, N ≤ the rig's V;
             up: (N, 3) their up vectors.
+            colors: optional (n, 3) per-vertex colours in 0..1.
         Returns:
             images (N, S, S, C) uint8 as :meth:`render` gives them.
         Raises:
@@ -439,7 +446,7 @@ class Renderer:
         st["ubos"] = self._view_ubos(mats, cams / np.linalg.norm(cams, axis=1, keepdims=True))
         try:
             rgba, _ = self._render_gpu(np.ascontiguousarray(vertices, dtype=np.float32),
-                                       np.ascontiguousarray(faces, dtype=np.int32), want_depth=False)
+                                       np.ascontiguousarray(faces, dtype=np.int32), want_depth=False, colors=colors)
         finally:
             st["ubos"] = rig_ubos
         return self._to_channels(rgba[: len(cams)])
@@ -452,14 +459,19 @@ class Renderer:
         a = a.reshape(rows, t, cols, t, *a.shape[2:]).swapaxes(1, 2).reshape(rows * cols, t, t, *a.shape[2:])
         return a[: self.rig.num_views]
 
-    def _render_gpu(self, v: np.ndarray, f: np.ndarray, want_depth: bool):
+    def _render_gpu(self, v: np.ndarray, f: np.ndarray, want_depth: bool, colors: np.ndarray | None = None):
         import gpu
         from gpu_extras.batch import batch_for_shader
 
         st = self._gpu_state()
         s = self.settings
         shader, off, k = st["shader"], st["offscreen"], st["k"]
-        batch = batch_for_shader(shader, "TRIS", {"pos": v}, indices=f)
+        if colors is None:
+            colors = np.broadcast_to(np.asarray(s.object_color, np.float32), v.shape)
+        col = np.ascontiguousarray(colors, dtype=np.float32)
+        if col.shape != v.shape:
+            raise ValueError(f"colors must be (n, 3) like the vertices {v.shape}, got {col.shape}")
+        batch = batch_for_shader(shader, "TRIS", {"pos": v, "col": col}, indices=f)
         near, far = st["near"], st["far"]
         nv = self.rig.num_views
         bg = BACKGROUNDS[s.background]
@@ -472,7 +484,6 @@ class Renderer:
             gpu.state.face_culling_set("NONE")
             gpu.state.viewport_set(0, 0, st["w"], st["h"])
             shader.bind()
-            shader.uniform_float("albedo", tuple(s.object_color))
             shader.uniform_int("cols", st["cols"])
             shader.uniform_int("rows", st["rows"])
             for start, count, ubo in st["ubos"]:

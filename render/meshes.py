@@ -25,7 +25,7 @@ import numpy as np
 from rotationnet.core.errors import DataError
 from rotationnet.core.manifest import natural_key
 
-__all__ = ["MESH_EXTENSIONS", "MeshError", "MeshJob", "find_meshes", "load_mesh", "normalize", "file_sha256",
+__all__ = ["MESH_EXTENSIONS", "MeshError", "MeshJob", "find_meshes", "load_mesh", "load_mesh_colored", "normalize", "file_sha256",
            "rotated_copies"]
 
 MESH_EXTENSIONS = (".off", ".obj", ".stl", ".ply", ".glb", ".gltf")
@@ -132,7 +132,7 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
-def load_mesh(path, up_axis: str = "Z") -> tuple[np.ndarray, np.ndarray]:
+def load_mesh(path, up_axis: str = "Z", _with_colors: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Load any supported mesh as one triangle mesh in +Z-up coordinates.
 
     Scenes (OBJ groups, glTF node trees) are flattened with their transforms.
@@ -199,7 +199,49 @@ def load_mesh(path, up_axis: str = "Z") -> tuple[np.ndarray, np.ndarray]:
         raise MeshError(f"{path}: all faces are degenerate (zero area)")
     if up_axis.upper() == "Y":
         v = np.stack([v[:, 0], -v[:, 2], v[:, 1]], axis=1)
+    if _with_colors:
+        return v, f, _vertex_colors(loaded, len(v))
     return v, f
+
+
+def load_mesh_colored(path, up_axis: str = "Z") -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`load_mesh` plus the mesh's own colours where it has them: (n, 3)
+    float32 in 0..1 per vertex — vertex colours, face colours (averaged onto
+    vertices), a texture sampled at each vertex's UV or a material's base
+    colour (glTF) — else None."""
+    return load_mesh(path, up_axis, _with_colors=True)
+
+
+def _vertex_colors(loaded, n: int) -> np.ndarray | None:
+    vis = getattr(loaded, "visual", None)
+    kind = getattr(vis, "kind", None)
+    try:
+        if kind == "texture":
+            vis = vis.to_color()
+            kind = vis.kind
+        if kind == "vertex":
+            c = np.asarray(vis.vertex_colors)
+            c = np.broadcast_to(c[:3], (n, 3)) if c.ndim == 1 else c[:, :3]  # one colour: a material's
+        elif kind == "face":
+            fc = np.asarray(vis.face_colors, dtype=np.float64)[:, :3]
+            c = np.zeros((n, 3))
+            cnt = np.zeros(n)
+            faces = np.asarray(loaded.faces)
+            for k in range(3):
+                np.add.at(c, faces[:, k], fc)
+                np.add.at(cnt, faces[:, k], 1)
+            c = c / np.maximum(cnt, 1)[:, None]
+        else:
+            return None
+    except Exception:  # a broken texture or material: draw it grey rather than fail the mesh
+        return None
+    c = np.asarray(c, dtype=np.float32).reshape(-1, 3)
+    if len(c) != n or not np.all(np.isfinite(c)):
+        return None
+    c = c / 255.0 if c.max() > 1.0 else c
+    if np.ptp(c) < 1e-3 and abs(float(c.mean()) - 0.4) < 0.01:  # trimesh's default grey: no colours of its own
+        return None
+    return c
 
 
 def normalize(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, dict]:

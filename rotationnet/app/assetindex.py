@@ -7,7 +7,9 @@ asset's bytes change):
 
 * the asset's mesh in its own frame as placed in Blender (the library's one
   up-axis setting applied), centred and scaled into the unit sphere, with the
-  centre and scale that undo that;
+  centre and scale that undo that, and its own colours where it has them
+  (vertex or face colours, a texture sampled at the vertices, a glTF base
+  colour; grey otherwise);
 * its pose templates (:mod:`rotationnet.app.pose`): renders from a view
   sphere and their spatial descriptors from the frozen offline ImageNet
   backbone.
@@ -76,7 +78,7 @@ def list_assets(library) -> list[Asset]:
     return assets
 
 
-INDEX_VERSION = 2  # 2: model-independent pose templates (1: RotationNet rig renders per model)
+INDEX_VERSION = 3  # 3: the asset's own colours; 2: model-independent pose templates; 1: RotationNet rig renders
 
 
 class AssetIndex:
@@ -157,7 +159,7 @@ class AssetIndex:
         message)`` is called after each asset.  Returns counts and failures;
         one bad asset never stops the others."""
         from render.blend import blend_object_mesh
-        from render.meshes import load_mesh, normalize
+        from render.meshes import load_mesh_colored, normalize
 
         from .pose import Templates, build_templates
 
@@ -170,14 +172,17 @@ class AssetIndex:
                     with np.load(path, allow_pickle=False) as z:
                         e = {k: z[k] for k in z.files}
                 else:
+                    colors = None
                     if a.kind == "mesh":
-                        v, f = load_mesh(a.source, self.up_axis)
+                        v, f, colors = load_mesh_colored(a.source, self.up_axis)
                     else:
                         v, f = blend_object_mesh(a.source, a.object)
                     vn, norm = normalize(v, f)
-                    t = build_templates(self.renderer(), vn, f, self.descriptor, self.spec)
+                    t = build_templates(self.renderer(), vn, f, self.descriptor, self.spec, colors)
                     e = {"center": np.asarray(norm["center"]), "scale": np.float64(norm["scale"]),
                          "vertices": vn.astype(np.float32), "faces": f.astype(np.int32), **t.arrays()}
+                    if colors is not None:
+                        e["colors"] = colors.astype(np.float32)
                     with atomic_path(path) as tmp:
                         with open(tmp, "wb") as fh:
                             np.savez(fh, **e)
@@ -201,5 +206,5 @@ class AssetIndex:
         out = []
         for i in range(0, len(directions), r.rig.num_views):
             out.append(r.render_cameras(e["vertices"], e["faces"], directions[i:i + r.rig.num_views],
-                                        ups[i:i + r.rig.num_views]))
+                                        ups[i:i + r.rig.num_views], e.get("colors")))
         return np.concatenate(out)

@@ -188,10 +188,10 @@ def crops_of(images: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_templates(renderer, vertices: np.ndarray, faces: np.ndarray, descriptor: Descriptor,
-                    spec: TemplateSpec) -> Templates:
+                    spec: TemplateSpec, colors: np.ndarray | None = None) -> Templates:
     """Render ``renderer``'s rig (the template sphere, transparent background)
-    and describe every view."""
-    images, _ = renderer.render(vertices, faces)
+    and describe every view; ``colors``: the asset's own per-vertex colours."""
+    images, _ = renderer.render(vertices, faces, colors)
     crops, masks = crops_of(images, spec.crop)
     d = descriptor(crops, masks)
     return Templates(renderer.rig.cameras.astype(np.float32), renderer.rig.up.astype(np.float32),

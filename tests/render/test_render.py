@@ -318,3 +318,32 @@ def test_bulk_depth_maps_and_transparent_gray(gpu_ok, tmp_path):
     near = 1.5 + 2.0 * d.min() / 65534
     assert 1.5 <= near <= 2.5
     assert "uint16" in m.info["depth_encoding"]
+
+
+def test_the_meshes_own_colours_are_drawn(gpu_ok, tmp_path):
+    """Vertex colours of a PLY and a glTF material's base colour reach the fast
+    engine's pixels; a mesh without colours stays grey."""
+    import trimesh
+
+    from render.meshes import load_mesh_colored, normalize
+
+    box = trimesh.creation.box((1.0, 0.6, 0.4))
+    red = box.copy()
+    red.visual.vertex_colors = np.tile([220, 30, 30, 255], (len(red.vertices), 1)).astype(np.uint8)
+    red.export(tmp_path / "red.ply")
+    green = box.copy()
+    green.visual = trimesh.visual.TextureVisuals(material=trimesh.visual.material.PBRMaterial(
+        baseColorFactor=[30, 200, 40, 255]))
+    green.export(tmp_path / "green.glb")
+    box.export(tmp_path / "plain.ply")
+    means = {}
+    with _renderer(rig="ring12", size=48) as r:
+        for name in ("red.ply", "green.glb", "plain.ply"):
+            v, f, c = load_mesh_colored(tmp_path / name)
+            vn, _ = normalize(v, f)
+            img, _ = r.render(vn, f, c)
+            obj = img[img.sum(-1) < 3 * 250]  # the object's pixels (background white)
+            means[name] = obj.reshape(-1, 3).mean(0)
+    assert means["red.ply"][0] > means["red.ply"][1] + 60
+    assert means["green.glb"][1] > means["green.glb"][0] + 60
+    assert abs(means["plain.ply"][0] - means["plain.ply"][1]) < 2
