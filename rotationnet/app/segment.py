@@ -85,13 +85,21 @@ def foreground(img: np.ndarray, box: tuple[int, int, int, int] | None = None, na
     # keep the largest connected part (and what touches it after a small closing)
     fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8))
     n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8)
-    if n <= 1 or stats[1:, cv2.CC_STAT_AREA].max() < MIN_PIXELS:
-        raise DataError(f"{name}: no object found (the picture looks like background only)")
+    if n <= 1 or stats[1:, cv2.CC_STAT_AREA].max() < MIN_PIXELS or (labels > 0).mean() > 0.98:
+        # nothing stands apart from its surroundings (clutter that looks like the object, or a
+        # picture filled by it): the object is taken to fill the middle of the picture or box
+        return _middle(h, w, box)
     keep = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    out = (labels == keep).astype(np.float32)
-    if out.mean() > 0.98:
-        raise DataError(f"{name}: no object found (nothing stands out from the background)")
-    return out
+    return (labels == keep).astype(np.float32)
+
+
+def _middle(h: int, w: int, box) -> np.ndarray:
+    """An ellipse filling 80 % of the box (or of the picture)."""
+    x, y, bw, bh = (0, 0, w, h) if box is None else box
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = x + bw / 2.0, y + bh / 2.0
+    inside = ((xx + 0.5 - cx) / (0.4 * bw)) ** 2 + ((yy + 0.5 - cy) / (0.4 * bh)) ** 2 <= 1.0
+    return inside.astype(np.float32)
 
 
 def object_crop(rgb: np.ndarray, mask: np.ndarray, size: int, margin: float = 0.1
