@@ -261,14 +261,14 @@ def lmo_library(lmo: Path, distractors, folder: Path, seed: int) -> Path:
     return folder
 
 
-def calibration(per: list[dict], bins: int = 8) -> dict:
+def calibration(per: list[dict]) -> dict:
     """Confidence reported vs the share of views within 30° (reliability table)."""
     c = np.array([r["confidence"] for r in per])
     ok = np.array([r["view"] <= 30 for r in per])
-    edges = np.quantile(c, np.linspace(0, 1, bins + 1))
+    edges = [0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 1.0001]
     rows = []
     for lo, hi in zip(edges[:-1], edges[1:]):
-        sel = (c >= lo) & (c <= hi)
+        sel = (c >= lo) & (c < hi)
         if sel.any():
             rows.append({"confidence": f"{lo:.2f}-{hi:.2f}", "queries": int(sel.sum()), "mean_confidence": float(c[sel].mean()),
                          "within_30": float(ok[sel].mean())})

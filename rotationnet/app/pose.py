@@ -165,6 +165,15 @@ class Templates:
     feat: np.ndarray
     cells: np.ndarray
     sil: np.ndarray
+    _pooled: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def pooled(self) -> np.ndarray:
+        """(T, D) float32 unit vectors: each template's cells averaged over its
+        silhouette (the cheap first stage of retrieval in a large library)."""
+        if self._pooled is None:
+            self._pooled = pool(self.feat, self.cells)
+        return self._pooled
 
     def arrays(self) -> dict:
         return {"t_directions": self.directions, "t_ups": self.ups, "t_feat": self.feat, "t_cells": self.cells,
@@ -173,6 +182,14 @@ class Templates:
     @classmethod
     def from_arrays(cls, z) -> "Templates":
         return cls(z["t_directions"], z["t_ups"], z["t_feat"], z["t_cells"], z["t_sil"])
+
+
+def pool(feat: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Mask-weighted mean of the cell vectors, normalised: (N, g, g, D), (N, g, g) → (N, D) float32."""
+    f = feat.astype(np.float32)
+    w = cells.astype(np.float32)[..., None] + 1e-3
+    v = (f * w).sum((1, 2))
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-9)
 
 
 def crops_of(images: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -362,8 +379,20 @@ def _load_calibration() -> None:
 _load_calibration()
 
 
+def shortlist(queries: list[dict], index, asset_ids: list[str], keep: int) -> list[str]:
+    """The ``keep`` assets whose best template matches the pictures best by
+    pooled descriptors (first stage of retrieval; exact inner products)."""
+    qs = [pool(q["feat"], q["cells"]) for q in queries]  # each (R, D)
+    scores = []
+    for aid in asset_ids:
+        tp = index.entries[aid]["templates"].pooled  # (T, D)
+        scores.append(float(np.mean([(q @ tp.T).max() for q in qs])))
+    order = np.argsort(-np.asarray(scores))[:keep]
+    return [asset_ids[i] for i in order]
+
+
 def search(index, asset_ids: list[str], images: list[tuple[np.ndarray, np.ndarray]], rolls=DEFAULT_ROLLS,
-           refine_top: int = 2, alternatives: int = 3, progress=None) -> dict:
+           refine_top: int = 2, alternatives: int = 3, progress=None, shortlist_size: int = 12) -> dict:
     """Retrieve the asset and the pose of every picture.
 
     Args:
@@ -373,6 +402,8 @@ def search(index, asset_ids: list[str], images: list[tuple[np.ndarray, np.ndarra
         rolls: in-plane turns searched (degrees).
         refine_top: hypotheses refined per picture (the best coarse ones, ≥ 30° apart).
         alternatives: other poses reported per picture (the mirror / front-back one among them).
+        shortlist_size: in a larger library, only the assets whose pooled descriptors
+            match best are scored in full (see :func:`shortlist`).
     Returns:
         {"assets": [(id, score), ...] best first, "images": [{"best": Hypothesis,
         "alternatives": [Hypothesis, ...], "margin": float, "confidence": float}, ...]}.
@@ -389,6 +420,8 @@ def search(index, asset_ids: list[str], images: list[tuple[np.ndarray, np.ndarra
         rolls = (0.0, *rolls)
     zero = rolls.index(0.0)
     queries = [describe_query(desc, rgb, mask, size, rolls) for rgb, mask in images]
+    if len(asset_ids) > shortlist_size:
+        asset_ids = shortlist(queries, index, asset_ids, shortlist_size)
     # coarse: every (asset, template, turn) of every picture; an asset scores the
     # mean over the pictures of its best template
     totals = []
