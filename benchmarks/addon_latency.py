@@ -118,8 +118,8 @@ def prepare(tmp: Path, quick: bool) -> dict:
             "zip": out.stdout.strip().splitlines()[-1]}
 
 
-def drive(tmp: Path, prep: dict, ref: str, install: bool, clicks: int, user: Path) -> dict:
-    cfg = {"zip": prep["zip"], "run": prep["run"], "library": prep["lib"], "references": [ref],
+def drive(tmp: Path, prep: dict, ref: str, install: bool, clicks: int, user: Path, run: str | None = None) -> dict:
+    cfg = {"zip": prep["zip"], "run": prep["run"] if run is None else run, "library": prep["lib"], "references": [ref],
            "python": sys.executable, "user_resources": str(user), "install": install, "clicks": clicks}
     (tmp / "cfg.json").write_text(json.dumps(cfg))
     (tmp / "scenario.py").write_text(SCENARIO)
@@ -156,7 +156,9 @@ def figure(prep: dict, shots: list[dict], path: Path) -> None:
         row.paste(b, (236, 22))
         dr = ImageDraw.Draw(row)
         dr.text((4, 4), "reference", fill=(0, 0, 0))
-        dr.text((240, 4), f"placed: {res['asset']['id']} ({res['class']} {res['probability']:.0%})", fill=(0, 0, 0))
+        conf = res["images"][0].get("confidence", 0.0)
+        dr.text((240, 4), f"placed: {res['asset']['id']} ({res['class']} {res['probability']:.0%}), "
+                          f"pose {conf:.0%} sure", fill=(0, 0, 0))
         rows.append(row)
     sheet = Image.new("RGB", (rows[0].width, sum(r.height for r in rows)), (255, 255, 255))
     y = 0
@@ -184,6 +186,9 @@ def main() -> None:
             {"case": "cold (worker start, model load, cached index)", "seconds": cold["times"][0]},
             {"case": "warm (worker up)", "seconds": float(np.median(first["times"][1:] + cold["times"][1:]))},
         ]
+        bare = drive(tmp, prep, prep["refs"][0], install=False, clicks=3, user=user, run="")
+        rows += [{"case": "no model: cold (worker start, cached index)", "seconds": bare["times"][0]},
+                 {"case": "no model: warm", "seconds": float(np.median(bare["times"][1:]))}]
         print_table(rows, ["case", "seconds"])
         assert not first["torch"] and not cold["torch"]
         shots = [first] + [drive(tmp, prep, ref, install=False, clicks=1, user=user) for ref in prep["refs"][1:]]

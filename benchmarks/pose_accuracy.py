@@ -7,6 +7,12 @@ as the Blender add-on sends it.  Rows (see BENCHMARKS.md):
        alpha removed (white), rendered by the fast engine at a random azimuth,
        elevation −10…80°, roll ±10°, camera distance ±10 %, fixed seed;
 * (a') the same queries with the psb24 training models added as distractors;
+* (b)  the same cameras rendered by Cycles with a random colour, headlight and
+       ambient light per asset, on random backgrounds (a generator frozen in this
+       file with its own seed, which nothing ever trains or indexes on);
+* (c)  ``../shared/data/lmo-dev`` photos: instances ≥ 80 % visible, cropped square
+       around ``bbox_obj_xywh`` with a 10 % margin; library = its 3 meshes plus 40
+       psb24 distractors given random colours;
 * baseline "nearest of 12": the true asset's 12 ring renders (30° elevation),
        the query matched by pooled features of the same frozen backbone.
 
@@ -18,8 +24,10 @@ Errors are symmetry-aware (turns about the up axis that map the mesh onto
 itself, :mod:`rotationnet.app.symmetry`); the rows without that allowance are
 reported too.  Cost: index time per asset and query time.
 
-    .venv/bin/python benchmarks/pose_accuracy.py --quick      # 24 assets, 1 reference each
-    .venv/bin/python benchmarks/pose_accuracy.py              # rows (a) and (a'), 96 + 384 assets
+    .venv/bin/python benchmarks/pose_accuracy.py --quick      # 24 assets, 1 reference each; 60 photos
+    .venv/bin/python benchmarks/pose_accuracy.py              # every row
+    .venv/bin/python benchmarks/pose_accuracy.py --rows b     # one row
+    .venv/bin/python benchmarks/pose_accuracy.py --calibrate  # the confidence table, on training models
 """
 
 from __future__ import annotations
@@ -92,6 +100,70 @@ def render_queries(models, refs: int, seed: int, out: Path) -> list[dict]:
     return queries
 
 
+# Row (b)'s generator is frozen here, in the benchmark, with its own seeds: nothing under render/
+# or rotationnet/ may use it, so no training set or index can ever look like it.
+CYCLES_SEED = 770_001
+
+
+def _background(rng, size: int) -> np.ndarray:
+    """A random plain colour, linear gradient or smooth noise, (S, S, 3) float 0..1."""
+    kind = rng.integers(3)
+    if kind == 0:
+        return np.broadcast_to(rng.uniform(0, 1, 3), (size, size, 3)).copy()
+    if kind == 1:
+        a, b = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
+        t = np.linspace(0, 1, size)
+        ang = rng.uniform(0, 2 * np.pi)
+        g = (np.cos(ang) * t[None, :] + np.sin(ang) * t[:, None])
+        g = (g - g.min()) / max(np.ptp(g), 1e-6)
+        return a * (1 - g[..., None]) + b * g[..., None]
+    small = rng.uniform(0, 1, (6, 6, 3))
+    from PIL import Image
+
+    big = np.asarray(Image.fromarray((small * 255).astype(np.uint8)).resize((size, size), Image.BICUBIC)) / 255.0
+    return big
+
+
+def render_queries_cycles(models, queries_a: list[dict], out: Path) -> list[dict]:
+    """Row (b): the same cameras as row (a), rendered by Cycles with a random
+    colour, headlight and ambient light per asset, composited onto a random
+    background (frozen generator, :data:`CYCLES_SEED`)."""
+    from PIL import Image
+
+    from render.engine import Renderer, RenderSettings
+    from render.meshes import load_mesh, normalize
+    from rotationnet.core.views import from_cameras
+
+    rng = np.random.default_rng(CYCLES_SEED)
+    out.mkdir(parents=True, exist_ok=True)
+    by_asset: dict[str, list[dict]] = {}
+    for q in queries_a:
+        by_asset.setdefault(q["asset"], []).append(q)
+    result = []
+    for m in models:
+        qs = by_asset[f"{m.label}/{m.path.name}"]
+        v, f = load_mesh(m.path, "Z")
+        vn, _ = normalize(v, f)
+        cams = np.array([q["direction"] for q in qs] + ([[0.0, 0.0, 1.0]] if len(qs) == 1 else []))
+        ups = np.array([q["up"] for q in qs] + ([[0.0, 1.0, 0.0]] if len(qs) == 1 else []))
+        if len(qs) == 1 and abs(cams[0] @ cams[1]) > 0.999:
+            cams[1], ups[1] = [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]
+        settings = RenderSettings(rig=from_cameras(cams, upright=False, up=ups), size=224, engine="cycles",
+                                  samples=16, denoiser="oidn-fast", background="transparent",
+                                  object_color=tuple(float(x) for x in rng.uniform(0.05, 0.95, 3)),
+                                  light=float(rng.uniform(1.0, 4.0)), ambient=float(rng.uniform(0.1, 0.6)),
+                                  distance=float(rng.choice([2.25, 2.5, 2.75])))
+        with Renderer(settings) as r:
+            imgs, _ = r.render(vn, f)
+        for q, im in zip(qs, imgs):
+            a = im[..., 3:4] / 255.0
+            rgb = im[..., :3] / 255.0 * a + _background(rng, 224) * (1 - a)
+            p = out / Path(q["path"]).name
+            Image.fromarray(np.clip(rgb * 255, 0, 255).astype(np.uint8)).save(p)
+            result.append({**q, "path": str(p)})
+    return result
+
+
 def baseline_nearest_of_12(models, queries) -> list[float]:
     """View error of the nearest of the true asset's 12 ring renders (pooled frozen features)."""
     import torch
@@ -151,7 +223,8 @@ def run_row(name: str, library: Path, queries: list[dict], cache: Path, refs_per
             im = res["images"][0]
             hit = res["asset"]["id"] == q["asset"]
             d, u = np.array(im["asset_view_direction"]), np.array(im["asset_view_up"])
-            row = {"query": q["path"], "thumbnail": im["thumbnail"], "asset_ok": hit, "seconds": sec, "confidence": im["confidence"],
+            row = {"query": q["path"], "thumbnail": im["thumbnail"], "asset_ok": hit, "seconds": sec,
+                   "confidence": im["confidence"], "margin": im.get("score_margin"),
                    "view": symmetric_view_error_deg(d, q["direction"], q["symmetries"]) if hit else 180.0,
                    "view_nosym": symmetric_view_error_deg(d, q["direction"]) if hit else 180.0,
                    "rot": symmetric_rotation_error_deg(d, u, q["direction"], q["up"], q["symmetries"]) if hit else 180.0,
@@ -275,15 +348,49 @@ def calibration(per: list[dict]) -> dict:
     return {"bins": rows}
 
 
+def fit_calibration(per: list[dict], path: Path, bins: int = 6) -> dict:
+    """The margin → P(view error ≤ 30°) table the worker reads
+    (``rotationnet/app/pose_calibration.json``): equal-count margin bins, their
+    success rates made non-decreasing (pooled adjacent violators)."""
+    import json
+
+    m = np.array([r["margin"] for r in per if r.get("margin") is not None], np.float64)
+    ok = np.array([r["view"] <= 30 for r in per if r.get("margin") is not None], np.float64)
+    order = np.argsort(m)
+    m, ok = m[order], ok[order]
+    groups = [list(g) for g in np.array_split(np.arange(len(m)), bins) if len(g)]
+    xs = [float(np.median(m[g])) for g in groups]
+    ps = [float(ok[g].mean()) for g in groups]
+    ns = [len(g) for g in groups]
+    i = 0
+    while i < len(ps) - 1:  # pool adjacent violators
+        if ps[i] > ps[i + 1]:
+            n = ns[i] + ns[i + 1]
+            ps[i] = (ps[i] * ns[i] + ps[i + 1] * ns[i + 1]) / n
+            xs[i] = (xs[i] * ns[i] + xs[i + 1] * ns[i + 1]) / n
+            ns[i] = n
+            del ps[i + 1], xs[i + 1], ns[i + 1]
+            i = max(i - 1, 0)
+        else:
+            i += 1
+    table = {"margin": [round(x, 5) for x in xs], "p": [round(min(max(p, 0.02), 0.99), 4) for p in ps],
+             "queries": int(len(m)), "source": "benchmarks/pose_accuracy.py --calibrate (psb24 training models)"}
+    path.write_text(json.dumps(table, indent=2) + "\n")
+    return table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="one test model per category, 1 reference each; no (a')")
     ap.add_argument("--refs", type=int, default=3, help="references per asset")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--work", default=None, help="work folder (renders, index cache); default a temporary one")
-    ap.add_argument("--no-distractors", action="store_true", help="skip row (a')")
-    ap.add_argument("--no-photos", action="store_true", help="skip row (c), the lmo-dev photos")
+    ap.add_argument("--rows", default="a,b,c,a'", help="which rows: a (with the nearest-of-12 baseline), b, c, a' "
+                                                      "(--quick: a' is skipped)")
     ap.add_argument("--figure", default=None, help="also write a figure: pictures above, the placed asset below")
+    ap.add_argument("--calibrate", action="store_true",
+                    help="instead: pose 2 pictures of each of 96 psb24 training models (4 per category) and write "
+                         "the confidence table rotationnet/app/pose_calibration.json")
     args = ap.parse_args()
     psb = SHARED / "meshes" / "psb24"
     if not psb.is_dir():
@@ -303,23 +410,43 @@ def main() -> None:
     else:
         refs = args.refs
     work = Path(args.work or tempfile.mkdtemp(prefix="pose-accuracy-"))
+    if args.calibrate:
+        cal_models = [m for i, m in enumerate(train) if i % 16 < 4]
+        lib = link_library(cal_models, work / "lib-calibrate")
+        queries = render_queries(cal_models, 2, args.seed + 1, work / "queries-calibrate")
+        s, per = run_row("calibration: psb24 training models", lib, queries, work / "cache")
+        out = Path(__file__).resolve().parents[1] / "rotationnet" / "app" / "pose_calibration.json"
+        table = fit_calibration(per, out)
+        print_table([s], ["row", "assets", "queries", "asset_top1", "view_median", "view_le30"])
+        print(table)
+        print(f"calibration: {out}")
+        return
     tag = "quick" if args.quick else "full"
     lib = link_library(test, work / f"lib-{tag}")
     t0 = time.time()
     queries = render_queries(test, refs, args.seed, work / f"queries-{tag}")
     print(f"{len(queries)} queries rendered in {time.time() - t0:.0f}s; "
           f"{len({q['asset'] for q in queries if len(q['symmetries']) > 1})} of {len(test)} assets symmetric about up")
+    want = set(args.rows.split(","))
     rows, per_rows = [], {}
-    s, per = run_row("(a) test models", lib, queries, work / "cache")
-    rows.append(s)
-    per_rows["a"] = per
-    base = baseline_nearest_of_12(test, queries)
-    b = np.array(base)
-    rows.append({"row": "(a) baseline: nearest of the true asset's 12 ring renders", "queries": len(b),
-                 "asset_top1": None, "view_median": float(np.median(b)), "view_le15": float(np.mean(b <= 15)),
-                 "view_le30": float(np.mean(b <= 30))})
+    if "a" in want:
+        s, per = run_row("(a) test models", lib, queries, work / "cache")
+        rows.append(s)
+        per_rows["a"] = per
+        base = baseline_nearest_of_12(test, queries)
+        b = np.array(base)
+        rows.append({"row": "(a) baseline: nearest of the true asset's 12 ring renders", "queries": len(b),
+                     "asset_top1": None, "view_median": float(np.median(b)), "view_le15": float(np.mean(b <= 15)),
+                     "view_le30": float(np.mean(b <= 30))})
+    if "b" in want:
+        t0 = time.time()
+        qb = render_queries_cycles(test, queries, work / f"queries-cycles-{tag}")
+        print(f"{len(qb)} Cycles queries rendered in {time.time() - t0:.0f}s")
+        sb, perb = run_row("(b) the same cameras, Cycles, random colour, light and background", lib, qb, work / "cache")
+        rows.append(sb)
+        per_rows["b"] = perb
     lmo = SHARED / "lmo-dev"
-    if lmo.is_dir() and not args.no_photos:
+    if lmo.is_dir() and "c" in want:
         rng = np.random.default_rng(args.seed)
         distract = [models[i] for i in rng.choice(len(models), 40, replace=False)]
         libc = lmo_library(lmo, distract, work / "lib-lmo", args.seed)
@@ -327,19 +454,22 @@ def main() -> None:
         s3, per3 = run_row("(c) lmo-dev photos, 3 meshes + 40 coloured distractors", libc, qc, work / "cache")
         rows.append(s3)
         per_rows["c"] = per3
-    if not args.quick and not args.no_distractors:
+    if not args.quick and "a'" in want:
         lib2 = link_library(train, link_library(test, work / "lib-distractors"))
         s2, per2 = run_row("(a') + 384 training models as distractors", lib2, queries, work / "cache")
         rows.append(s2)
         per_rows["a'"] = per2
+    first = next(iter(per_rows.values()))
     if args.figure:
-        figure(per[:8], Path(args.figure))
-    cal = calibration(per)
+        figure(first[:8], Path(args.figure))
+    cal = calibration(first)
     print_table(rows, ["row", "assets", "queries", "asset_top1", "view_median", "view_le15", "view_le30", "rot_median",
                        "flips", "view_median_nosym", "view_le30_nosym", "index_s_per_asset", "query_s_median"])
     print()
     print_table(cal["bins"], ["confidence", "queries", "mean_confidence", "within_30"])
-    path = write_result(f"pose_accuracy{'_quick' if args.quick else ''}", rows,
+    name = "pose_accuracy" + ("_quick" if args.quick else "") + ("" if want == {"a", "b", "c", "a'"} else
+                                                                  "_" + "".join(sorted(want)).replace("'", "p"))
+    path = write_result(name, rows,
                         {"calibration": cal, "seed": args.seed, "refs_per_asset": refs,
                          "per_query": {k: [{kk: vv for kk, vv in r.items() if kk not in ("query", "thumbnail")}
                                            for r in v]

@@ -74,7 +74,8 @@ class Service:
             self.assets = list_assets(lib) if lib else []
             if self.index is not None:
                 self.index.close()
-            self.index = AssetIndex(cache or Path(lib).parent / ".rotationnet-index", up_axis=up_axis) if lib else None
+            default_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rotationnet" / "index"
+            self.index = AssetIndex(cache or default_cache, up_axis=up_axis) if lib else None
             self.indexed = False
         pred = self.predictor
         return {"classes": pred.classes if pred else None, "rig": pred.rig.spec if pred else None,
