@@ -286,29 +286,39 @@ def coarse_match(q: dict, templates: Templates, asset: str, top: int = 3, min_an
     return out
 
 
-def refine(h: Hypothesis, q0: dict, render, descriptor: Descriptor, size: int,
-           steps=(6.0, 3.0, 1.5), sil_weight: float = 0.5) -> Hypothesis:
-    """Render-and-compare around ``h``: at each step, the camera turned by ±step
-    in azimuth, elevation and roll (7 cameras with the current one) is rendered
-    by ``render(directions, ups) → (N, S, S, 4)``, scored against the query's
-    unturned descriptor ``q0``, and the best kept."""
-    c, u, best = h.direction, h.up, None
-    moves = [(0, 0, 0)] + [(sg * a, sg * e, sg * r) for a, e, r in ((1, 0, 0), (0, 1, 0), (0, 0, 1)) for sg in (1, -1)]
+MOVES = [(0, 0, 0)] + [(sg * a, sg * e, sg * r) for a, e, r in ((1, 0, 0), (0, 1, 0), (0, 0, 1)) for sg in (1, -1)]
+
+
+def refine(hyps: list[Hypothesis], q0: dict, render, descriptor: Descriptor, size: int,
+           steps=(6.0, 3.0, 1.5), sil_weight: float = 0.5, moves_per_step: int = 3) -> list[Hypothesis]:
+    """Render-and-compare around each hypothesis: at each step the camera turned
+    by ±step in azimuth, elevation and roll (7 cameras with the current one) is
+    rendered by ``render(directions, ups) → (N, S, S, 4)`` — every hypothesis's
+    cameras in one call — scored against the query's unturned descriptor
+    ``q0``, and the best kept; a few moves per step while it improves."""
+    state = [[h.direction, h.up, h.score, True] for h in hyps]
     for step in steps:
-        for _ in range(3):  # a few moves per step size while it improves
-            cams = [turn_camera(c, u, *(step * np.array(mv))) for mv in moves]
-            dirs = np.stack([cc for cc, _ in cams])
-            ups = np.stack([uu for _, uu in cams])
-            crops, masks = crops_of(render(dirs, ups), size)
-            d = descriptor(crops, masks)
-            sc = similarity(q0, d["feat"], d["cells"], d["sil"], sil_weight)[0]
-            k = int(sc.argmax())
-            best = float(sc[k])
-            c, u = dirs[k], ups[k]
-            if k == 0:
+        for st in state:
+            st[3] = True
+        for _ in range(moves_per_step):
+            active = [i for i, st in enumerate(state) if st[3]]
+            if not active:
                 break
-    return Hypothesis(h.asset, c / np.linalg.norm(c), u / np.linalg.norm(u), best if best is not None else h.score,
-                      h.template, h.roll, {"coarse_score": h.score})
+            dirs, ups = [], []
+            for i in active:
+                for mv in MOVES:
+                    c, u = turn_camera(state[i][0], state[i][1], *(step * np.array(mv)))
+                    dirs.append(c)
+                    ups.append(u)
+            crops, masks = crops_of(render(np.stack(dirs), np.stack(ups)), size)
+            d = descriptor(crops, masks)
+            sc = similarity(q0, d["feat"], d["cells"], d["sil"], sil_weight)[0].reshape(len(active), len(MOVES))
+            for row, i in enumerate(active):
+                k = int(sc[row].argmax())
+                state[i][0], state[i][1], state[i][2] = dirs[row * len(MOVES) + k], ups[row * len(MOVES) + k], float(sc[row, k])
+                state[i][3] = k != 0
+    return [Hypothesis(h.asset, st[0] / np.linalg.norm(st[0]), st[1] / np.linalg.norm(st[1]), st[2], h.template,
+                       h.roll, {"coarse_score": h.score}) for h, st in zip(hyps, state)]
 
 
 # ----------------------------------------------------------------------------
@@ -436,7 +446,7 @@ def search(index, asset_ids: list[str], images: list[tuple[np.ndarray, np.ndarra
         q0 = {k: v[zero:zero + 1] for k, v in q.items()}
         hyps = coarse_match(q, templates, best_asset, top=max(refine_top, alternatives + 1))
         render = (lambda d, u, a=best_asset: index.render_views(a, d, u))
-        refined = [refine(h, q0, render, desc, size) for h in hyps[:refine_top]]
+        refined = refine(hyps[:refine_top], q0, render, desc, size)
         # the other coarse regions stay as alternatives, unrefined (cheap); refined ones first
         pool = distinct(refined + hyps[refine_top:], 30.0, alternatives + 1)
         best = pool[0]
