@@ -223,7 +223,8 @@ def run_row(name: str, library: Path, queries: list[dict], cache: Path, refs_per
             im = res["images"][0]
             hit = res["asset"]["id"] == q["asset"]
             d, u = np.array(im["asset_view_direction"]), np.array(im["asset_view_up"])
-            row = {"query": q["path"], "thumbnail": im["thumbnail"], "asset_ok": hit, "seconds": sec,
+            row = {"query": q["path"], "thumbnail": im["thumbnail"], "asset": q["asset"], "placed": res["asset"]["id"],
+                   "asset_ok": hit, "seconds": sec,
                    "confidence": im["confidence"], "margin": im.get("score_margin"),
                    "view": symmetric_view_error_deg(d, q["direction"], q["symmetries"]) if hit else 180.0,
                    "view_nosym": symmetric_view_error_deg(d, q["direction"]) if hit else 180.0,
