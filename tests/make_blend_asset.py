@@ -1,6 +1,8 @@
 """Write a .blend holding one mesh object marked as an asset (run in its own process).
 
-    python tests/make_blend_asset.py MESH.ply OUT.blend NAME
+    python tests/make_blend_asset.py MESH.ply OUT.blend NAME [R,G,B]
+
+With R,G,B (0..1) the object gets a material of that base colour.
 """
 
 import os
@@ -23,6 +25,12 @@ me = mesh_from_arrays(name, v, f)
 obj = bpy.data.objects.new(name, me)
 bpy.context.scene.collection.objects.link(obj)
 obj.location = (5.0, -3.0, 1.0)  # the asset's own placement must not matter
+if len(sys.argv) > 4:
+    rgb = [float(x) for x in sys.argv[4].split(",")]
+    mat = bpy.data.materials.new(name + "_material")
+    mat.use_nodes = True
+    mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (*rgb, 1.0)
+    me.materials.append(mat)
 obj.asset_mark()
 bpy.ops.wm.save_as_mainfile(filepath=out)
 print("saved", out)

@@ -9,7 +9,7 @@ asset's bytes change):
   up-axis setting applied), centred and scaled into the unit sphere, with the
   centre and scale that undo that, and its own colours where it has them
   (vertex or face colours, a texture sampled at the vertices, a glTF base
-  colour; grey otherwise);
+  colour, a .blend material's colour; grey otherwise);
 * its pose templates (:mod:`rotationnet.app.pose`): renders from a view
   sphere and their spatial descriptors from the frozen offline ImageNet
   backbone.
@@ -176,7 +176,7 @@ class AssetIndex:
                     if a.kind == "mesh":
                         v, f, colors = load_mesh_colored(a.source, self.up_axis)
                     else:
-                        v, f = blend_object_mesh(a.source, a.object)
+                        v, f, colors = blend_object_mesh(a.source, a.object, with_colors=True)
                     vn, norm = normalize(v, f)
                     t = build_templates(self.renderer(), vn, f, self.descriptor, self.spec, colors)
                     e = {"center": np.asarray(norm["center"]), "scale": np.float64(norm["scale"]),

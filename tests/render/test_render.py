@@ -347,3 +347,23 @@ def test_the_meshes_own_colours_are_drawn(gpu_ok, tmp_path):
     assert means["red.ply"][0] > means["red.ply"][1] + 60
     assert means["green.glb"][1] > means["green.glb"][0] + 60
     assert abs(means["plain.ply"][0] - means["plain.ply"][1]) < 2
+
+
+def test_blend_material_colour_reaches_the_asset(gpu_ok, tmp_path):
+    """A .blend asset's material colour is read with its mesh (for its templates)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import trimesh
+
+    from render.blend import blend_asset_names, blend_object_mesh
+
+    trimesh.creation.box((1.0, 0.6, 0.4)).export(tmp_path / "box.ply")
+    script = Path(__file__).resolve().parents[1] / "make_blend_asset.py"
+    subprocess.run([sys.executable, str(script), str(tmp_path / "box.ply"), str(tmp_path / "box.blend"), "RedBox",
+                    "0.9,0.1,0.1"], check=True, capture_output=True)
+    assert blend_asset_names(tmp_path / "box.blend") == ["RedBox"]
+    v, f, c = blend_object_mesh(str(tmp_path / "box.blend"), "RedBox", with_colors=True)
+    assert len(v) == 8 and c.shape == (8, 3)
+    np.testing.assert_allclose(c, np.tile([0.9, 0.1, 0.1], (8, 1)), atol=1e-5)
