@@ -402,7 +402,8 @@ def shortlist(queries: list[dict], index, asset_ids: list[str], keep: int) -> li
 
 
 def search(index, asset_ids: list[str], images: list[tuple[np.ndarray, np.ndarray]], rolls=DEFAULT_ROLLS,
-           refine_top: int = 2, alternatives: int = 3, progress=None, shortlist_size: int = 12) -> dict:
+           refine_top: int = 2, alternatives: int = 3, progress=None, shortlist_size: int = 12,
+           decide_top: int = 2, decide_margin: float = 0.03) -> dict:
     """Retrieve the asset and the pose of every picture.
 
     Args:
@@ -414,6 +415,8 @@ def search(index, asset_ids: list[str], images: list[tuple[np.ndarray, np.ndarra
         alternatives: other poses reported per picture (the mirror / front-back one among them).
         shortlist_size: in a larger library, only the assets whose pooled descriptors
             match best are scored in full (see :func:`shortlist`).
+        decide_top, decide_margin: the best ``decide_top`` assets whose coarse score is within
+            ``decide_margin`` of the best are all refined, and the best refined score picks the asset.
     Returns:
         {"assets": [(id, score), ...] best first, "images": [{"best": Hypothesis,
         "alternatives": [Hypothesis, ...], "margin": float, "confidence": float}, ...]}.
@@ -439,14 +442,30 @@ def search(index, asset_ids: list[str], images: list[tuple[np.ndarray, np.ndarra
         t = index.entries[aid]["templates"]
         totals.append((aid, float(np.mean([similarity(q, t.feat, t.cells, t.sil).max() for q in queries]))))
     totals.sort(key=lambda x: -x[1])
-    best_asset = totals[0][0]
-    templates = index.entries[best_asset]["templates"]
+    zero_q = [{k: v[zero:zero + 1] for k, v in q.items()} for q in queries]
+
+    def pose_of(asset: str) -> tuple[list[list[Hypothesis]], list[list[Hypothesis]]]:
+        """Per picture: the refined hypotheses and the coarse ones of ``asset``."""
+        templates = index.entries[asset]["templates"]
+        render = (lambda d, u, a=asset: index.render_views(a, d, u))
+        refined_all, coarse_all = [], []
+        for q, q0 in zip(queries, zero_q):
+            hyps = coarse_match(q, templates, asset, top=max(refine_top, alternatives + 1))
+            refined_all.append(refine(hyps[:refine_top], q0, render, desc, size))
+            coarse_all.append(hyps)
+        return refined_all, coarse_all
+
+    # look-alike assets: when the runner-up's coarse score is close, render-and-compare decides
+    contenders = [a for a, sc in totals[:decide_top] if totals[0][1] - sc <= decide_margin]
+    poses = {a: pose_of(a) for a in contenders}
+    refined_score = {a: float(np.mean([max(h.score for h in r) for r in poses[a][0]])) for a in contenders}
+    best_asset = max(contenders, key=lambda a: refined_score[a])
+    if best_asset != totals[0][0]:
+        totals = [t for t in totals if t[0] == best_asset] + [t for t in totals if t[0] != best_asset]
+    refined_all, coarse_all = poses[best_asset]
     out = []
-    for m, q in enumerate(queries):
-        q0 = {k: v[zero:zero + 1] for k, v in q.items()}
-        hyps = coarse_match(q, templates, best_asset, top=max(refine_top, alternatives + 1))
-        render = (lambda d, u, a=best_asset: index.render_views(a, d, u))
-        refined = refine(hyps[:refine_top], q0, render, desc, size)
+    for m in range(len(queries)):
+        refined, hyps = refined_all[m], coarse_all[m]
         # the other coarse regions stay as alternatives, unrefined (cheap); refined ones first
         pool = distinct(refined + hyps[refine_top:], 30.0, alternatives + 1)
         best = pool[0]
