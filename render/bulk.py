@@ -41,7 +41,7 @@ from rotationnet.core.manifest import Manifest, ObjectEntry, natural_key
 from .meshes import MeshError, MeshJob, file_sha256, find_meshes
 from .meshes import rotated_copies as make_rotated_copies
 
-__all__ = ["Summary", "render_library", "settings_hash", "render_job", "write_manifest", "merge_shards"]
+__all__ = ["Summary", "render_library", "settings_hash", "render_job", "write_manifest", "merge_shards", "mix_looks"]
 
 log = logging.getLogger("rotationnet.render")
 RECORDS = ".records"
@@ -97,7 +97,11 @@ def render_job(renderer, job: MeshJob, out: Path, shash: str, sha: str | None = 
 
     s = renderer.settings
     sha = sha or file_sha256(job.path)
-    images, depth, norm = renderer.render_file(job.path, job.rotation)
+    look = None
+    if s.look == "plain":
+        images, depth, norm = renderer.render_file(job.path, job.rotation)
+    else:
+        images, depth, norm, look = renderer.render_file_look(job.path, job.object_id, job.rotation)
     views = []
     for i, img in enumerate(images):
         rel = _view_rel(job, i)
@@ -116,6 +120,8 @@ def render_job(renderer, job: MeshJob, out: Path, shash: str, sha: str | None = 
     }
     if depth_files:
         rec["depth"] = depth_files
+    if look is not None:
+        rec["look"] = look
     atomic_write_json(_record_path(out, job), rec)
     return rec
 
@@ -375,6 +381,34 @@ def write_manifest(out: Path, settings, summary: Summary | None = None) -> Path:
     }
     m = Manifest(root=out, rig=rig, classes=classes, objects=objects, info=info)
     return m.save()
+
+
+def mix_looks(out, looks: list[str]) -> Path:
+    """One training set from the same library rendered in several looks:
+    ``out/<look>/manifest.json`` (one :func:`render_library` run per look) →
+    ``out/manifest.json`` whose objects are every look's objects, ids suffixed
+    ``@<look>`` and views pointing into the look's folder.
+
+    Raises:
+        DataError: a look folder without a manifest, or looks rendered with
+            different rigs or classes.
+    """
+    out = Path(out)
+    objects, rig, info = [], None, {"mixed_looks": {}}
+    classes: set[str] = set()
+    for look in looks:
+        m = Manifest.load(out / look / "manifest.json")
+        if rig is not None and m.rig.to_dict() != rig.to_dict():
+            raise DataError(f"{m.origin}: rig '{m.rig.spec}' differs from the other looks' '{rig.spec}'")
+        rig = m.rig
+        classes |= set(m.classes)
+        info["mixed_looks"][look] = m.info.get("settings")
+        for o in m.objects:
+            objects.append(ObjectEntry(id=f"{o.id}@{look}", split=o.split, label=o.label,
+                                       views=[f"{look}/{v}" for v in o.views], source=o.source,
+                                       normalization=o.normalization))
+    objects.sort(key=lambda o: (o.split != "train", o.split, o.label, natural_key(o.id)))
+    return Manifest(root=out, rig=rig, classes=sorted(classes), objects=objects, info=info).save()
 
 
 def _place(src: Path, dst: Path) -> None:

@@ -9,6 +9,7 @@ import sys
 from rotationnet.core.errors import RotationNetError
 
 from .engine import ENGINES, engine_names
+from .looks import LOOKS, look_names
 
 
 def add_render_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,6 +30,13 @@ def add_render_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--denoiser", default="none", choices=["none", "oidn", "oidn-fast"], help="cycles denoiser")
     p.add_argument("--light", type=float, default=2.0, help="cycles headlight strength")
     p.add_argument("--ambient", type=float, default=0.25, help="cycles ambient (world) strength")
+    p.add_argument("--look", default="plain",
+                   help="; ".join(f"{name}: {desc}" for name, desc in LOOKS.items()) + ". Looks other than plain: fast "
+                        "engine, seeded by --seed and each object's id, recorded in the manifest. A comma list "
+                        "(plain,randomised,sketch) renders each look into OUT/<look> and writes one mixed training "
+                        "set in OUT/manifest.json")
+    p.add_argument("--backgrounds", default="", metavar="DIR",
+                   help="randomised look: a folder of your photos to crop backgrounds from")
     p.add_argument("--workers", type=int, default=1, help="render processes (one Blender each)")
     p.add_argument("--shard", default="0/1", help="i/n: render every n-th mesh starting at i")
     p.add_argument("--limit", type=int, default=None, help="render at most this many meshes")
@@ -46,12 +54,29 @@ def render_main(args: argparse.Namespace) -> int:
         i, n = (int(x) for x in args.shard.split("/"))
     except ValueError:
         raise RotationNetError(f"--shard must look like i/n, got '{args.shard}'") from None
+    looks = [x.strip() for x in args.look.split(",") if x.strip()]
+    bad = [x for x in looks if x not in look_names()]
+    if not looks or bad or len(set(looks)) != len(looks):
+        raise RotationNetError(f"--look must be one or more of {', '.join(look_names())} (comma-separated, "
+                               f"each once), got '{args.look}'")
+    if len(looks) > 1:
+        from pathlib import Path
+
+        from .bulk import mix_looks
+
+        code = 0
+        for look in looks:
+            print(f"look {look}:")
+            code |= render_main(argparse.Namespace(**{**vars(args), "look": look, "out": str(Path(args.out) / look)}))
+        print(f"mixed training set ({', '.join(looks)}): {mix_looks(args.out, looks)}")
+        return code
     try:
         settings = RenderSettings(
             rig=args.rig, size=args.size, engine=args.engine, background=args.background,
             color="gray" if args.gray else "rgb", depth=args.depth, distance=args.distance,
             up_axis=args.up_axis, supersample=args.supersample, aa=args.aa.upper(), samples=args.samples,
-            denoiser=args.denoiser, light=args.light, ambient=args.ambient)
+            denoiser=args.denoiser, light=args.light, ambient=args.ambient, look=args.look, look_seed=args.seed,
+            look_backgrounds=args.backgrounds)
     except ValueError as e:
         raise RotationNetError(str(e)) from None
     summary = render_library(args.meshes, args.out, settings, workers=args.workers, shard=(i, n),

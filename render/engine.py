@@ -76,6 +76,9 @@ class RenderSettings:
     denoiser: str = "none"  # cycles: none, oidn, oidn-fast
     light: float = 2.0  # cycles headlight strength (W/m² of a sun lamp)
     ambient: float = 0.25  # cycles world light strength
+    look: str = "plain"  # render.looks: plain, randomised, sketch (the last two: fast engine)
+    look_seed: int = 0  # with the object id, seeds every random choice of a look
+    look_backgrounds: str = ""  # randomised look: a folder of photos for background crops
 
     def __post_init__(self):
         if isinstance(self.rig, str):
@@ -100,6 +103,16 @@ class RenderSettings:
             raise ValueError(f"denoiser must be none, oidn or oidn-fast, got {self.denoiser!r}")
         if not 1 <= self.supersample <= 4 or self.samples < 1:
             raise ValueError("supersample must be 1..4 and samples >= 1")
+        from .looks import look_names
+
+        if self.look not in look_names():
+            raise ValueError(f"look must be one of {look_names()}, got {self.look!r}")
+        if self.look != "plain" and self.engine != "fast":
+            raise ValueError(f"the {self.look} look needs the fast engine, got {self.engine!r}")
+        if self.look != "plain" and self.depth:
+            raise ValueError(f"depth maps belong to the plain look (the {self.look} look tilts and jitters views)")
+        if self.look_backgrounds and self.look != "randomised":
+            raise ValueError("look_backgrounds (background photos) belong to the randomised look")
 
     @classmethod
     def from_dict(cls, d: dict) -> "RenderSettings":
@@ -125,6 +138,12 @@ class RenderSettings:
         d["rig"] = self.rig.spec if self.rig.spec != "custom" else self.rig.to_dict()
         for k in ENGINES[self.engine][1]:
             d.pop(k)
+        if self.look == "plain":  # earlier renders (before looks) keep their hash
+            d.pop("look"), d.pop("look_seed")
+        else:
+            d.pop("background")  # a look draws its own backgrounds
+        if not self.look_backgrounds:
+            d.pop("look_backgrounds")
         return d
 
     @property
@@ -268,6 +287,29 @@ class Renderer:
         images, depth = self.render(vn, f)
         return images, depth, norm
 
+    def render_file_look(self, path, object_id: str, rotation=None) -> tuple[np.ndarray, None, dict, dict]:
+        """:meth:`render_file` in the settings' look (:mod:`render.looks`), seeded by
+        (``look_seed``, ``object_id``) and with the mesh's own colours where it has
+        them.  Returns (images, None, normalisation, the look's drawn parameters)."""
+        from .looks import look_rng, photo_backgrounds, render_look
+        from .meshes import MeshError, load_mesh_colored, normalize
+
+        s = self.settings
+        v, f, colors = load_mesh_colored(path, s.up_axis)
+        try:
+            vn, norm = normalize(v, f)
+        except MeshError as e:
+            raise MeshError(f"{path}: {e}") from None
+        if rotation is not None:
+            r = np.asarray(rotation, dtype=np.float32)
+            vn = vn @ r.T
+            norm["rotation"] = r.astype(float).round(9).tolist()
+        if s.look_backgrounds and getattr(self, "_photos", None) is None:
+            self._photos = photo_backgrounds(s.look_backgrounds)
+        images, params = render_look(self, s.look, vn, f, look_rng(s.look_seed, object_id), colors,
+                                     getattr(self, "_photos", None))
+        return self._to_channels(images), None, norm, params
+
     def close(self) -> None:
         import shutil
 
@@ -354,6 +396,9 @@ class Renderer:
         info.push_constant("INT", "cols")
         info.push_constant("INT", "rows")
         info.push_constant("INT", "base")
+        info.push_constant("VEC4", "shading")  # ambient, headlight, directional light, mode (1: normals)
+        info.push_constant("VEC4", "lightdir")  # world direction towards the light
+        info.push_constant("VEC4", "lightcol")  # the directional light's colour
         info.vertex_out(iface)
         info.fragment_out(0, "VEC4", "fragColor")
         # one instance per view: project with the view's camera, then squeeze
@@ -374,12 +419,18 @@ class Renderer:
             "  weye = rnviews.eye[id].xyz;"
             "}")
         # headlight Lambert, two-sided (|n·v|), flat: the face normal comes from
-        # screen-space derivatives, so vertices are shared (indexed drawing)
+        # screen-space derivatives, so vertices are shared (indexed drawing);
+        # plus an optional directional light (looks), or the normal itself
+        # facing the camera, encoded 0..1 (mode 1: line drawings)
         info.fragment_source(
             "void main() {"
             "  vec3 n = normalize(cross(dFdx(wpos), dFdy(wpos)));"
-            "  float shade = abs(dot(n, normalize(weye - wpos)));"
-            "  fragColor = vec4(vcol * (0.2 + 0.8 * shade), 1.0);"
+            "  float nv = dot(n, normalize(weye - wpos));"
+            "  vec3 nf = nv < 0.0 ? -n : n;"
+            "  if (shading.w > 0.5) { fragColor = vec4(nf * 0.5 + 0.5, 1.0); return; }"
+            "  float shade = abs(nv);"
+            "  float d = max(dot(nf, lightdir.xyz), 0.0);"
+            "  fragColor = vec4(vcol * (shading.x + shading.y * shade) + vcol * lightcol.rgb * (shading.z * d), 1.0);"
             "}")
         shader = gpu.shader.create_from_info(info)
         s = self.settings
@@ -459,7 +510,32 @@ class Renderer:
         a = a.reshape(rows, t, cols, t, *a.shape[2:]).swapaxes(1, 2).reshape(rows * cols, t, t, *a.shape[2:])
         return a[: self.rig.num_views]
 
-    def _render_gpu(self, v: np.ndarray, f: np.ndarray, want_depth: bool, colors: np.ndarray | None = None):
+    def render_layers(self, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None = None,
+                      light: dict | None = None, normals: bool = False,
+                      depth: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """Render the rig's views as layers for a look (fast engine): straight-alpha
+        RGBA whatever the settings' background, lit by ``light`` or carrying the
+        camera-facing normals.
+
+        Args:
+            vertices: (n, 3) inside the unit sphere; faces: (m, 3) int.
+            colors: optional (n, 3) per-vertex colours in 0..1.
+            light: optional {"ambient", "headlight", "strength", "direction" (3,),
+                "color" (3,)}: ambient + headlight Lambert + one directional light
+                (world frame); default: the plain look's 0.2 + 0.8 headlight.
+            normals: RGB = (n + 1) / 2 of the face normal turned towards the camera.
+            depth: also return linear depth (V, S, S) float32 (inf = background).
+        Returns:
+            rgba (V, S, S, 4) uint8 and depth or None.
+        """
+        if self.settings.engine != "fast":
+            raise ValueError("render_layers needs the fast engine")
+        v = np.ascontiguousarray(vertices, dtype=np.float32)
+        f = np.ascontiguousarray(faces, dtype=np.int32)
+        return self._render_gpu(v, f, want_depth=depth, colors=colors, light=light, normals=normals, alpha=True)
+
+    def _render_gpu(self, v: np.ndarray, f: np.ndarray, want_depth: bool, colors: np.ndarray | None = None,
+                    light: dict | None = None, normals: bool = False, alpha: bool = False):
         import gpu
         from gpu_extras.batch import batch_for_shader
 
@@ -474,7 +550,13 @@ class Renderer:
         batch = batch_for_shader(shader, "TRIS", {"pos": v, "col": col}, indices=f)
         near, far = st["near"], st["far"]
         nv = self.rig.num_views
-        bg = BACKGROUNDS[s.background]
+        bg = None if alpha else BACKGROUNDS[s.background]
+        lt = light or {}
+        shading = (float(lt.get("ambient", 0.2)), float(lt.get("headlight", 0.8)), float(lt.get("strength", 0.0)),
+                   1.0 if normals else 0.0)
+        ldir = np.asarray(lt.get("direction", (0.0, 0.0, 1.0)), np.float64)
+        ldir = ldir / max(np.linalg.norm(ldir), 1e-9)
+        lcol = tuple(float(c) for c in lt.get("color", (1.0, 1.0, 1.0)))
         with off.bind():
             fb = gpu.state.active_framebuffer_get()
             # clearing to the background colour composites for free (binary coverage)
@@ -486,6 +568,9 @@ class Renderer:
             shader.bind()
             shader.uniform_int("cols", st["cols"])
             shader.uniform_int("rows", st["rows"])
+            shader.uniform_float("shading", shading)
+            shader.uniform_float("lightdir", (*ldir.tolist(), 0.0))
+            shader.uniform_float("lightcol", (*lcol, 0.0))
             for start, count, ubo in st["ubos"]:
                 shader.uniform_int("base", start)
                 shader.uniform_block("rnviews", ubo)
