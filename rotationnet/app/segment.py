@@ -23,6 +23,8 @@ __all__ = ["foreground", "object_crop", "rotate_image", "GREY"]
 
 GREY = 0.5  # background of every crop (0 after the backbone's 0.5/0.5 normalisation)
 MIN_PIXELS = 16  # fewer foreground pixels than this: no object
+WORK_MIN, WORK_MAX = 160, 512  # GrabCut's working size (short side at least, long side at most)
+BOX_SEED = 0.12  # a user box's middle (this share of its width/height) is taken as the object
 
 
 def _has_alpha(img: np.ndarray) -> bool:
@@ -61,22 +63,36 @@ def foreground(img: np.ndarray, box: tuple[int, int, int, int] | None = None, na
         raise DataError(f"{name}: the image is blank (one flat colour): no object to match")
     import cv2
 
-    mask = np.full((h, w), cv2.GC_PR_FGD, np.uint8)
+    # GrabCut's smoothness term is set for pixels, not objects: on a crop of a
+    # small object (30–150 px) it erases the object.  Work at a short side of
+    # WORK_MIN px (and a long side of at most WORK_MAX), then map the mask back.
+    sc = min(max(1.0, WORK_MIN / min(h, w)), max(WORK_MAX / max(h, w), 1e-9)) if max(h, w) > 0 else 1.0
+    sw, sh = max(1, int(round(w * sc))), max(1, int(round(h * sc)))
+    work = rgb if (sw, sh) == (w, h) else cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_CUBIC if sc > 1
+                                                     else cv2.INTER_AREA)
+    mask = np.full((sh, sw), cv2.GC_PR_FGD, np.uint8)
     if box is not None:
         x, y, bw, bh = (int(round(v)) for v in box)
         x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + bw, w), min(y + bh, h)
         if x1 - x0 < 4 or y1 - y0 < 4:
             raise DataError(f"{name}: the crop box {box} lies outside the {w}×{h} image")
+        x0, y0, x1, y1 = (int(round(v * sc)) for v in (x0, y0, x1, y1))
         mask[:] = cv2.GC_BGD
         mask[y0:y1, x0:x1] = cv2.GC_PR_FGD
         b = max(1, min(x1 - x0, y1 - y0) // 40)  # a thin ring inside the box is likely background too
         mask[y0:y0 + b, x0:x1] = mask[y1 - b:y1, x0:x1] = cv2.GC_PR_BGD
         mask[y0:y1, x0:x0 + b] = mask[y0:y1, x1 - b:x1] = cv2.GC_PR_BGD
+        # the middle of a box drawn around an object is the object: a small seed
+        # there keeps GrabCut from giving the whole box to the background
+        yy, xx = np.mgrid[0:sh, 0:sw]
+        seed = (((xx + 0.5 - (x0 + x1) / 2) / (BOX_SEED * (x1 - x0))) ** 2
+                + ((yy + 0.5 - (y0 + y1) / 2) / (BOX_SEED * (y1 - y0))) ** 2) <= 1.0
+        mask[seed] = cv2.GC_FGD
     else:
-        b = max(2, min(h, w) // 30)  # the border is background
+        b = max(2, min(sh, sw) // 30)  # the border is background
         mask[:b], mask[-b:], mask[:, :b], mask[:, -b:] = cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    bgr = np.ascontiguousarray(work[..., ::-1])
     try:
         cv2.grabCut(bgr, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
     except cv2.error as e:
@@ -90,7 +106,10 @@ def foreground(img: np.ndarray, box: tuple[int, int, int, int] | None = None, na
         # picture filled by it): the object is taken to fill the middle of the picture or box
         return _middle(h, w, box)
     keep = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    return (labels == keep).astype(np.float32)
+    out = (labels == keep).astype(np.float32)
+    if (sw, sh) != (w, h):
+        out = (cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5).astype(np.float32)
+    return out
 
 
 def _middle(h: int, w: int, box) -> np.ndarray:
