@@ -12,7 +12,12 @@ as the Blender add-on sends it.  Rows (see BENCHMARKS.md):
        file with its own seed, which nothing ever trains or indexes on);
 * (c)  ``../shared/data/lmo-dev`` photos: instances ≥ 80 % visible, cropped square
        around ``bbox_obj_xywh`` with a 10 % margin; library = its 3 meshes plus 40
-       psb24 distractors given random colours;
+       psb24 distractors given random colours; the object's box in the crop is sent
+       as the user's crop box;
+* (d), (e) the first picture of every test model (row (a)'s camera) in the
+       randomised and the sketch look of ``render/looks.py`` (seed
+       ``LOOK_QUERY_SEED``, no jitter); with ``--run`` every row also reports the
+       class from one picture;
 * baseline "nearest of 12": the true asset's 12 ring renders (30° elevation),
        the query matched by pooled features of the same frozen backbone.
 
@@ -93,11 +98,52 @@ def render_queries(models, refs: int, seed: int, out: Path) -> list[dict]:
                 p = out / f"{m.label}_{m.path.stem}_{k}.png"
                 Image.fromarray(img).save(p)
                 queries.append({"asset": f"{m.label}/{m.path.name}", "path": str(p), "direction": c, "up": u,
-                                "azimuth": az, "elevation": el, "symmetries": sym})
+                                "azimuth": az, "elevation": el, "symmetries": sym, "distance": dist})
     finally:
         for r in renderers.values():
             r.close()
     return queries
+
+
+LOOK_QUERY_SEED = 140_014  # rows (d) and (e): the looks of render/looks.py, this seed, exact cameras
+
+
+def render_queries_look(models, queries: list[dict], look: str, out: Path) -> list[dict]:
+    """Rows (d)/(e): the first picture of every model (row (a)'s camera, distance and
+    roll) drawn in ``look`` of :mod:`render.looks` (randomised or sketch), no jitter."""
+    from PIL import Image
+
+    from render.engine import Renderer, RenderSettings
+    from render.looks import look_rng, render_look
+    from render.meshes import load_mesh_colored, normalize
+    from rotationnet.core.views import from_cameras
+
+    out.mkdir(parents=True, exist_ok=True)
+    few = from_cameras(_dir(np.arange(0, 360, 60.0), 20.0), upright=False)
+    renderers = {}
+    first = {}
+    for q in queries:
+        first.setdefault(q["asset"], q)
+    res = []
+    try:
+        for m in models:
+            q = first[f"{m.label}/{m.path.name}"]
+            p = out / Path(q["path"]).name
+            if not p.is_file():
+                d = q.get("distance", 2.5)
+                if d not in renderers:
+                    renderers[d] = Renderer(RenderSettings(rig=few, size=224, supersample=2, distance=d))
+                v, f, col = load_mesh_colored(m.path, "Z")
+                vn, _ = normalize(v, f)
+                img, _ = render_look(renderers[d], look, vn, f, look_rng(LOOK_QUERY_SEED, q["asset"]), col,
+                                     jitter=False, cameras=np.asarray(q["direction"])[None],
+                                     up=np.asarray(q["up"])[None])
+                Image.fromarray(img[0]).save(p)
+            res.append({**q, "path": str(p)})
+    finally:
+        for r in renderers.values():
+            r.close()
+    return res
 
 
 # Row (b)'s generator is frozen here, in the benchmark, with its own seeds: nothing under render/
@@ -199,20 +245,22 @@ def baseline_nearest_of_12(models, queries) -> list[float]:
     return errs
 
 
-def run_row(name: str, library: Path, queries: list[dict], cache: Path, refs_per_query: int = 1) -> tuple[dict, list]:
+def run_row(name: str, library: Path, queries: list[dict], cache: Path, refs_per_query: int = 1,
+            run: str | None = None, boxes: bool = False) -> tuple[dict, list]:
     from rotationnet.app.client import WorkerClient, WorkerFailed
     from rotationnet.app.symmetry import symmetric_rotation_error_deg, symmetric_view_error_deg
 
     per = []
     with WorkerClient(timeout=3600) as w:
         t0 = time.time()
-        info = w.request("configure", library=str(library), cache=str(cache))
+        info = w.request("configure", library=str(library), cache=str(cache), **({"run": run} if run else {}))
         idx = w.request("index")
         index_s = time.time() - t0
         for q in queries:
             t1 = time.time()
             try:
-                res = w.request("classify", images=[q["path"]], thumbs=str(cache / "thumbs"))
+                extra = {"boxes": [q["box"]]} if boxes and q.get("box") else {}
+                res = w.request("classify", images=[q["path"]], thumbs=str(cache / "thumbs"), **extra)
             except WorkerFailed as e:  # counted as a miss, reported
                 print(f"  {q['path']}: {e}")
                 per.append({"query": q["path"], "thumbnail": None, "asset_ok": False, "seconds": time.time() - t1,
@@ -230,7 +278,8 @@ def run_row(name: str, library: Path, queries: list[dict], cache: Path, refs_per
                    "view_nosym": symmetric_view_error_deg(d, q["direction"]) if hit else 180.0,
                    "rot": symmetric_rotation_error_deg(d, u, q["direction"], q["up"], q["symmetries"]) if hit else 180.0,
                    "rot_nosym": symmetric_rotation_error_deg(d, u, q["direction"], q["up"]) if hit else 180.0,
-                   "symmetric": len(q["symmetries"]) > 1}
+                   "symmetric": len(q["symmetries"]) > 1,
+                   "class": res.get("class"), "class_ok": res.get("class") == q["asset"].split("/")[0]}
             az_err = min(abs((im["azimuth_deg"] + a - q["azimuth"] + 180.0) % 360.0 - 180.0) for a in q["symmetries"])
             row["flip"] = bool(hit and az_err >= 150.0 and q["elevation"] < 60.0)
             per.append(row)
@@ -248,6 +297,7 @@ def run_row(name: str, library: Path, queries: list[dict], cache: Path, refs_per
         "index_s_per_asset": index_s / max(info["assets"], 1) if idx["rebuilt"] else None,
         "index_rebuilt": idx["rebuilt"],
         "query_s_median": float(np.median([r["seconds"] for r in per])),
+        "class_top1": float(np.mean([r.get("class_ok", False) for r in per])) if run else None,
     }
     return summary, per
 
@@ -305,8 +355,10 @@ def lmo_queries(lmo: Path, out: Path, limit: int | None, min_visible: float = 0.
         crop.save(path)
         az = float(np.degrees(np.arctan2(direction[1], direction[0])) % 360)
         el = float(np.degrees(np.arcsin(np.clip(direction[2], -1, 1))))
+        x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
         queries.append({"asset": f"lmo/{Path(a['mesh']).name}", "path": str(path), "direction": direction, "up": up,
-                        "azimuth": az, "elevation": el, "symmetries": [0.0]})
+                        "azimuth": az, "elevation": el, "symmetries": [0.0],
+                        "box": [x - x0, y - y0, w, h]})  # the object's box in the crop (a user's crop box)
     return queries
 
 
@@ -386,8 +438,10 @@ def main() -> None:
     ap.add_argument("--refs", type=int, default=3, help="references per asset")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--work", default=None, help="work folder (renders, index cache); default a temporary one")
-    ap.add_argument("--rows", default="a,b,c,a'", help="which rows: a (with the nearest-of-12 baseline), b, c, a' "
-                                                      "(--quick: a' is skipped)")
+    ap.add_argument("--rows", default="a,b,c,d,e,a'", help="which rows: a (with the nearest-of-12 baseline), b, c, "
+                                                          "d (randomised look), e (sketch look), a' (--quick: a' is skipped)")
+    ap.add_argument("--run", default=None, help="a trained RotationNet run for the worker (class, candidates): "
+                                                "rows then also report the class from one picture")
     ap.add_argument("--figure", default=None, help="also write a figure: pictures above, the placed asset below")
     ap.add_argument("--calibrate", action="store_true",
                     help="instead: pose 2 pictures of each of 96 psb24 training models (4 per category) and write "
@@ -431,7 +485,7 @@ def main() -> None:
     want = set(args.rows.split(","))
     rows, per_rows = [], {}
     if "a" in want:
-        s, per = run_row("(a) test models", lib, queries, work / "cache")
+        s, per = run_row("(a) test models", lib, queries, work / "cache", run=args.run)
         rows.append(s)
         per_rows["a"] = per
         base = baseline_nearest_of_12(test, queries)
@@ -443,7 +497,8 @@ def main() -> None:
         t0 = time.time()
         qb = render_queries_cycles(test, queries, work / f"queries-cycles-{tag}")
         print(f"{len(qb)} Cycles queries rendered in {time.time() - t0:.0f}s")
-        sb, perb = run_row("(b) the same cameras, Cycles, random colour, light and background", lib, qb, work / "cache")
+        sb, perb = run_row("(b) the same cameras, Cycles, random colour, light and background", lib, qb, work / "cache",
+                           run=args.run)
         rows.append(sb)
         per_rows["b"] = perb
     lmo = SHARED / "lmo-dev"
@@ -452,9 +507,17 @@ def main() -> None:
         distract = [models[i] for i in rng.choice(len(models), 40, replace=False)]
         libc = lmo_library(lmo, distract, work / "lib-lmo", args.seed)
         qc = lmo_queries(lmo, work / "queries-lmo", 60 if args.quick else None)
-        s3, per3 = run_row("(c) lmo-dev photos, 3 meshes + 40 coloured distractors", libc, qc, work / "cache")
+        s3, per3 = run_row("(c) lmo-dev photos, 3 meshes + 40 coloured distractors (box given)", libc, qc,
+                           work / "cache", boxes=True)
         rows.append(s3)
         per_rows["c"] = per3
+    for key, look in (("d", "randomised"), ("e", "sketch")):
+        if key in want:
+            ql = render_queries_look(test, queries, look, work / f"queries-{look}-{tag}")
+            sl, perl = run_row(f"({key}) one picture per model, {look} look (render/looks.py, seed {LOOK_QUERY_SEED})",
+                               lib, ql, work / "cache", run=args.run)
+            rows.append(sl)
+            per_rows[key] = perl
     if not args.quick and "a'" in want:
         lib2 = link_library(train, link_library(test, work / "lib-distractors"))
         s2, per2 = run_row("(a') + 384 training models as distractors", lib2, queries, work / "cache")
@@ -465,10 +528,11 @@ def main() -> None:
         figure(first[:8], Path(args.figure))
     cal = calibration(first)
     print_table(rows, ["row", "assets", "queries", "asset_top1", "view_median", "view_le15", "view_le30", "rot_median",
-                       "flips", "view_median_nosym", "view_le30_nosym", "index_s_per_asset", "query_s_median"])
+                       "flips", "view_median_nosym", "view_le30_nosym", "index_s_per_asset", "query_s_median",
+                       "class_top1"])
     print()
     print_table(cal["bins"], ["confidence", "queries", "mean_confidence", "within_30"])
-    name = "pose_accuracy" + ("_quick" if args.quick else "") + ("" if want == {"a", "b", "c", "a'"} else
+    name = "pose_accuracy" + ("_quick" if args.quick else "") + ("" if want == {"a", "b", "c", "d", "e", "a'"} else
                                                                   "_" + "".join(sorted(want)).replace("'", "p"))
     path = write_result(name, rows,
                         {"calibration": cal, "seed": args.seed, "refs_per_asset": refs,

@@ -511,8 +511,9 @@ class Renderer:
         return a[: self.rig.num_views]
 
     def render_layers(self, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None = None,
-                      light: dict | None = None, normals: bool = False,
-                      depth: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+                      light: dict | None = None, normals: bool = False, depth: bool = False,
+                      cameras: np.ndarray | None = None, up: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray | None]:
         """Render the rig's views as layers for a look (fast engine): straight-alpha
         RGBA whatever the settings' background, lit by ``light`` or carrying the
         camera-facing normals.
@@ -525,14 +526,30 @@ class Renderer:
                 (world frame); default: the plain look's 0.2 + 0.8 headlight.
             normals: RGB = (n + 1) / 2 of the face normal turned towards the camera.
             depth: also return linear depth (V, S, S) float32 (inf = background).
+            cameras, up: optional (N, 3) directions towards N ≤ V cameras and their
+                up vectors, instead of the rig's (as :meth:`render_cameras`).
         Returns:
-            rgba (V, S, S, 4) uint8 and depth or None.
+            rgba (V or N, S, S, 4) uint8 and depth or None.
         """
         if self.settings.engine != "fast":
             raise ValueError("render_layers needs the fast engine")
         v = np.ascontiguousarray(vertices, dtype=np.float32)
         f = np.ascontiguousarray(faces, dtype=np.int32)
-        return self._render_gpu(v, f, want_depth=depth, colors=colors, light=light, normals=normals, alpha=True)
+        if cameras is None:
+            return self._render_gpu(v, f, want_depth=depth, colors=colors, light=light, normals=normals, alpha=True)
+        cams = np.asarray(cameras, dtype=np.float64).reshape(-1, 3)
+        if not 1 <= len(cams) <= self.rig.num_views:
+            raise ValueError(f"render_layers: 1..{self.rig.num_views} cameras (the rig's size), got {len(cams)}")
+        st = self._gpu_state()
+        mats = camera_matrices(cams, np.asarray(up, dtype=np.float64).reshape(-1, 3))
+        rig_ubos = st["ubos"]
+        st["ubos"] = self._view_ubos(mats, cams / np.linalg.norm(cams, axis=1, keepdims=True))
+        try:
+            rgba, d = self._render_gpu(v, f, want_depth=depth, colors=colors, light=light, normals=normals,
+                                       alpha=True)
+        finally:
+            st["ubos"] = rig_ubos
+        return rgba[: len(cams)], None if d is None else d[: len(cams)]
 
     def _render_gpu(self, v: np.ndarray, f: np.ndarray, want_depth: bool, colors: np.ndarray | None = None,
                     light: dict | None = None, normals: bool = False, alpha: bool = False):

@@ -270,7 +270,8 @@ def _sketch_view(rng, rgba_n: np.ndarray, depth: np.ndarray, shaded: np.ndarray,
 
 def render_look(renderer, look: str, vertices: np.ndarray, faces: np.ndarray, rng: np.random.Generator,
                 colors: np.ndarray | None = None, photos: list[Path] | None = None,
-                jitter: bool = True) -> tuple[np.ndarray, dict]:
+                jitter: bool = True, cameras: np.ndarray | None = None,
+                up: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
     """Render one normalised mesh from the renderer's rig in ``look``.
 
     Args:
@@ -282,6 +283,8 @@ def render_look(renderer, look: str, vertices: np.ndarray, faces: np.ndarray, rn
         photos: background photo files for the randomised look (optional).
         jitter: tilt the object off the rig plane and roll / zoom / shift each
             view (training sets); False keeps the cameras exact (posed queries).
+        cameras, up: optional (N, 3) camera directions and up vectors instead of
+            the rig's (see :meth:`render.engine.Renderer.render_layers`).
     Returns:
         images (V, S, S, 3) uint8 RGB in rig order and the drawn parameters (JSON-able).
     Raises:
@@ -290,9 +293,10 @@ def render_look(renderer, look: str, vertices: np.ndarray, faces: np.ndarray, rn
     if look not in LOOKS:
         raise ValueError(f"look must be one of {look_names()}, got {look!r}")
     s = renderer.settings.size
-    nv = renderer.rig.num_views
+    nv = renderer.rig.num_views if cameras is None else len(np.asarray(cameras).reshape(-1, 3))
+    cam = {"cameras": cameras, "up": up}
     if look == "plain":
-        rgba, _ = renderer.render_layers(vertices, faces, colors)
+        rgba, _ = renderer.render_layers(vertices, faces, colors, **cam)
         bg = np.ones((s, s, 3), np.float32)
         out = [np.round(_composite(x.astype(np.float32), bg) * 255).astype(np.uint8) for x in rgba]
         return np.stack(out), {"look": "plain"}
@@ -305,7 +309,7 @@ def render_look(renderer, look: str, vertices: np.ndarray, faces: np.ndarray, rn
         light = {"ambient": float(rng.uniform(0.1, 0.45)), "headlight": float(rng.uniform(0.0, 0.6)),
                  "strength": float(rng.uniform(0.3, 1.0)), "direction": (d / np.linalg.norm(d)).tolist(),
                  "color": np.clip(1.0 + rng.normal(0, 0.12, 3), 0.6, 1.3).tolist()}
-        rgba, _ = renderer.render_layers(v, faces, col, light=light)
+        rgba, _ = renderer.render_layers(v, faces, col, light=light, **cam)
         params = {"look": look, "colors": how, "light": light, "tilt": tilt.round(6).tolist(), "views": []}
         out = []
         for i in range(nv):
@@ -320,8 +324,8 @@ def render_look(renderer, look: str, vertices: np.ndarray, faces: np.ndarray, rn
     # sketch
     tilt = _tilt(rng, 8.0)
     v = vertices @ tilt.T
-    nrm, depth = renderer.render_layers(v, faces, normals=True, depth=True)
-    shaded, _ = renderer.render_layers(v, faces)
+    nrm, depth = renderer.render_layers(v, faces, normals=True, depth=True, **cam)
+    shaded, _ = renderer.render_layers(v, faces, **cam)
     ink = [0.1, 0.1, 0.12] if rng.random() < 0.6 else _random_color(rng).clip(0, 0.45).tolist()
     paper_base = rng.uniform(0.88, 1.0)
     paper = np.clip(paper_base + rng.normal(0, 0.02, 3), 0, 1).tolist()

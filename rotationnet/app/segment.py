@@ -107,9 +107,44 @@ def foreground(img: np.ndarray, box: tuple[int, int, int, int] | None = None, na
         return _middle(h, w, box)
     keep = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
     out = (labels == keep).astype(np.float32)
+    drawn = _filled_drawing(fg, work)
+    if drawn is not None:
+        out = drawn
     if (sw, sh) != (w, h):
         out = (cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR) > 0.5).astype(np.float32)
     return out
+
+
+def _filled_drawing(fg: np.ndarray, rgb: np.ndarray) -> np.ndarray | None:
+    """A line drawing (a sketch or concept art on paper): strokes on a light,
+    nearly colourless background, enclosing paper that looks like that
+    background, so GrabCut keeps only the strokes.  Then the object is the
+    region the strokes enclose: their filled outline (gaps closed).  None for
+    anything else (solid foreground, or a background that is not paper)."""
+    import cv2
+
+    side = min(fg.shape)
+    if fg.sum() < MIN_PIXELS:
+        return None
+    b = max(2, side // 30)
+    border = np.concatenate([rgb[:b].reshape(-1, 3), rgb[-b:].reshape(-1, 3), rgb[:, :b].reshape(-1, 3),
+                             rgb[:, -b:].reshape(-1, 3)]).astype(np.float32)
+    paper = np.median(border, axis=0)
+    if paper.mean() < 170 or paper.max() - paper.min() > 40:
+        return None  # not light, colourless paper
+    k = max(3, int(round(0.03 * side)) | 1)
+    closed = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    contours, _ = cv2.findContours(closed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    filled = np.zeros_like(fg)
+    cv2.drawContours(filled, [max(contours, key=cv2.contourArea)], -1, 1, thickness=cv2.FILLED)
+    inside = (filled > 0) & (fg == 0)
+    if fg.sum() > 0.5 * filled.sum() or inside.sum() < MIN_PIXELS:
+        return None  # solid already: not a drawing
+    if np.abs(rgb[inside].astype(np.float32).mean(0) - paper).max() > 30:
+        return None  # what the strokes enclose is not paper
+    return filled.astype(np.float32)
 
 
 def _middle(h: int, w: int, box) -> np.ndarray:
