@@ -11,10 +11,13 @@ def add_demo_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--finetune-epochs", type=int, default=None, help="override the fine-tuning epochs")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=2, help="render processes")
+    p.add_argument("--photos", default=None, metavar="DIR",
+                   help="also predict every picture in DIR (PNG/JPEG) and put them on prediction sheets")
 
 
 def demo_main(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(args.out, quick=args.quick, finetune_epochs=args.finetune_epochs, seed=args.seed, workers=args.workers)
+    run_demo(args.out, quick=args.quick, finetune_epochs=args.finetune_epochs, seed=args.seed, workers=args.workers,
+             photos=args.photos)
     return 0

@@ -6,7 +6,10 @@ the project generates itself — no download, no data outside the repository.
 3. trained: frozen-backbone head, then a short fine-tuning,
 4. evaluated on the held-out instances,
 5. predictions on held-out objects photographed from viewpoints between the
-   rig's cameras, each matched to an asset of the library,
+   rig's cameras, each matched to an asset of the library; the same objects as
+   photo-like pictures (the randomised look) and as sketches (the sketch look),
+   and any photos the user points at (``--photos DIR``), each on a prediction
+   sheet: the picture above, the placed asset rendered from the found pose below,
 6. a report: ``OUT/report/index.html``.
 
 Every step is resumable: rerunning skips what is done.
@@ -32,7 +35,8 @@ def _direction(az, el):
     return [math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)]
 
 
-def run_demo(out, quick: bool = False, finetune_epochs: int | None = None, seed: int = 0, workers: int = 2) -> Path:
+def run_demo(out, quick: bool = False, finetune_epochs: int | None = None, seed: int = 0, workers: int = 2,
+             photos=None) -> Path:
     """Run the demo into ``out``; returns the report page.  The console shows
     progress bars and the steps; Blender's and Mesa's own output goes to
     ``out/demo.log``."""
@@ -48,10 +52,71 @@ def run_demo(out, quick: bool = False, finetune_epochs: int | None = None, seed:
         log.setLevel(logging.INFO)
         log.propagate = False
     with native_output_to(out / "demo.log"):
-        return _run_demo(out, quick, finetune_epochs, seed, workers)
+        return _run_demo(out, quick, finetune_epochs, seed, workers, photos)
 
 
-def _run_demo(out: Path, quick: bool, finetune_epochs: int | None, seed: int, workers: int) -> Path:
+def _look_and_photo_predictions(svc, lib: Path, report: Path, rng, seed: int, photos=None) -> list[dict]:
+    """Held-out props pictured in the randomised and the sketch look from new
+    viewpoints, and the user's photos: one sheet each (picture above, the placed
+    asset from the found pose below)."""
+    from PIL import Image
+
+    from render.engine import Renderer, RenderSettings
+    from render.looks import look_rng, render_look
+    from render.meshes import load_mesh_colored, normalize
+    from render.procedural import CATEGORIES
+    from rotationnet.core.views import from_cameras
+
+    from .report import prediction_sheet
+
+    refs_dir = report / "references"
+    out = []
+    rig = from_cameras(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), upright=False)
+    with Renderer(RenderSettings(rig=rig, size=224, supersample=2)) as r:
+        for cat in CATEGORIES:
+            mesh = sorted((lib / cat / "test").glob("*.ply"))[0]
+            v, f, col = load_mesh_colored(mesh)
+            vn, _ = normalize(v, f)
+            pics, views = [], []
+            for look in ("randomised", "sketch"):
+                az, el = float(rng.uniform(0, 360)), float(rng.uniform(10, 50))
+                img, _ = render_look(r, look, vn, f, look_rng(seed, f"demo/{cat}/{look}"), col, jitter=False,
+                                     cameras=np.array([_direction(az, el)]), up=np.array([[0.0, 0.0, 1.0]]))
+                p = refs_dir / f"{cat}_{look}.png"
+                Image.fromarray(img[0]).save(p)
+                pics.append((look, p, img[0]))
+                views.append((az, el))
+            placed, titles, errs = [], [], []
+            for (look, p, _), (az, el) in zip(pics, views):
+                pred = svc.classify({"images": [str(p)], "top_k": 3, "thumbs": str(report / "thumbnails")})
+                im = pred["images"][0]
+                placed.append(np.asarray(Image.open(im["thumbnail"])))
+                titles.append(f"{look}: {pred['class']} -> {pred['asset']['id']}")
+                d = np.asarray(_direction(az, el))
+                errs.append(math.degrees(math.acos(np.clip(d @ np.asarray(im["asset_view_direction"]), -1, 1))))
+                out.append({"look": look, "true": cat, "class": pred["class"], "view_error_deg": errs[-1]})
+            sheet = prediction_sheet([x[2] for x in pics], placed, " | ".join(titles), None,
+                                     report / f"prediction_looks_{cat}.png")
+            out[-1]["sheet"] = sheet.name
+            out[-1]["caption"] = (f"{cat}, a held-out prop as a photo-like picture and as a sketch; view errors "
+                                  + ", ".join(f"{e:.0f}°" for e in errs))
+        if photos:
+            files = sorted(q for q in Path(photos).iterdir() if q.suffix.lower() in (".png", ".jpg", ".jpeg"))
+            for i in range(0, len(files), 4):
+                group = files[i:i + 4]
+                pics, placed, titles = [], [], []
+                for q in group:
+                    pred = svc.classify({"images": [str(q)], "top_k": 3, "thumbs": str(report / "thumbnails")})
+                    pics.append(np.asarray(Image.open(q).convert("RGB")))
+                    placed.append(np.asarray(Image.open(pred["images"][0]["thumbnail"])))
+                    titles.append(f"{q.name}: {pred['class']} -> {pred['asset']['id']}")
+                sheet = prediction_sheet(pics, placed, " | ".join(titles), None,
+                                         report / f"prediction_photos_{i // 4:02d}.png")
+                out.append({"look": "photo", "sheet": sheet.name, "caption": "your photos: " + "; ".join(titles)})
+    return out
+
+
+def _run_demo(out: Path, quick: bool, finetune_epochs: int | None, seed: int, workers: int, photos=None) -> Path:
     from PIL import Image
 
     from render.bulk import render_library
@@ -126,6 +191,9 @@ def _run_demo(out: Path, quick: bool, finetune_epochs: int | None, seed: int, wo
                             + ", ".join(f"{a:.0f}°/{e:.0f}°" for a, e in views)
                             + f"; predicted view error {', '.join(f'{x:.0f}°' for x in errs)}",
                             "class": pred["class"], "true": cat, "view_errors_deg": errs})
+    log.info("[5/6] the same held-out props as photo-like pictures and sketches%s",
+             f", and the photos in {photos}" if photos else "")
+    looks = _look_and_photo_predictions(svc, lib, report, rng, seed, photos)
     log.info("[6/6] writing the report")
     curves = plot_training_curves(run / "log.csv", report / "training_curves.png")
     errs = [e for p in predictions for e in p["view_errors_deg"]]
@@ -140,15 +208,22 @@ def _run_demo(out: Path, quick: bool, finetune_epochs: int | None, seed: int, wo
         "new-viewpoint predictions, class correct": f"{correct}/{len(predictions)}",
         "new-viewpoint predictions, exact asset": f"{exact}/{len(predictions)}",
         "new-viewpoint predictions, median view error (deg)": float(np.median(errs)),
+        **{f"{look} pictures, class correct": f"{sum(x['class'] == x['true'] for x in looks if x['look'] == look)}"
+                                               f"/{sum(x['look'] == look for x in looks)}"
+           for look in ("randomised", "sketch")},
+        **{f"{look} pictures, median view error (deg)": float(np.median([x["view_error_deg"] for x in looks
+                                                                         if x["look"] == look]))
+           for look in ("randomised", "sketch")},
         "held-out objects": res["objects"],
         "training time (s)": round(train_seconds, 1),
         "whole demo (s)": round(time.time() - t_start, 1),
     }
-    atomic_write_json(report / "metrics.json", {**metrics, "eval": evaluate.json_summary(res), "predictions": predictions})
+    atomic_write_json(report / "metrics.json", {**metrics, "eval": evaluate.json_summary(res), "predictions": predictions,
+                                                "looks": looks})
     page = write_html_report(
         report, "RotationNet demo: procedural props", metrics,
         {"training curves": curves.name, "confusion matrix (12 views)": Path(res["outputs"][1]).name},
-        predictions,
+        predictions + [x for x in looks if "sheet" in x],
         [f"{len(CATEGORIES)} categories × {instances} instances ({test} held out per category), rendered with the "
          f"ring-12 rig at {size} px (+2 turned copies of each training mesh); efficientnet_lite0, frozen-feature head "
          f"then {epochs} fine-tuning epoch(s).",

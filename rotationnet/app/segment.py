@@ -118,9 +118,11 @@ def foreground(img: np.ndarray, box: tuple[int, int, int, int] | None = None, na
 def _filled_drawing(fg: np.ndarray, rgb: np.ndarray) -> np.ndarray | None:
     """A line drawing (a sketch or concept art on paper): strokes on a light,
     nearly colourless background, enclosing paper that looks like that
-    background, so GrabCut keeps only the strokes.  Then the object is the
-    region the strokes enclose: their filled outline (gaps closed).  None for
-    anything else (solid foreground, or a background that is not paper)."""
+    background, so GrabCut keeps the strokes (and some faces) but not the
+    enclosed paper.  Then the object is the region the strokes enclose: their
+    filled outline (gaps closed).  None for anything else (nothing enclosed, a
+    background that is not paper, or enclosed regions that are not paper).
+    A photo on white paper-like ground loses its holes (a mug's handle) this way."""
     import cv2
 
     side = min(fg.shape)
@@ -140,8 +142,8 @@ def _filled_drawing(fg: np.ndarray, rgb: np.ndarray) -> np.ndarray | None:
     filled = np.zeros_like(fg)
     cv2.drawContours(filled, [max(contours, key=cv2.contourArea)], -1, 1, thickness=cv2.FILLED)
     inside = (filled > 0) & (fg == 0)
-    if fg.sum() > 0.5 * filled.sum() or inside.sum() < MIN_PIXELS:
-        return None  # solid already: not a drawing
+    if inside.sum() < MIN_PIXELS:
+        return None  # nothing enclosed: solid already
     if np.abs(rgb[inside].astype(np.float32).mean(0) - paper).max() > 30:
         return None  # what the strokes enclose is not paper
     return filled.astype(np.float32)
