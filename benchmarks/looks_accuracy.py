@@ -41,6 +41,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=14, help="look seed (and the training seed)")
     ap.add_argument("--finetune-epochs", type=int, default=0, help="also fine-tune the backbone (mixed model)")
     ap.add_argument("--head-epochs", type=int, default=15)
+    ap.add_argument("--speed", type=int, default=0, metavar="N",
+                    help="instead: render N psb24 meshes per look into a fresh folder (one process, 160 px, PNGs "
+                         "written) and report views/s")
     args = ap.parse_args()
     psb = SHARED / "meshes" / "psb24"
     if not psb.is_dir():
@@ -55,6 +58,24 @@ def main() -> None:
 
     work = Path(args.work or tempfile.mkdtemp(prefix="rotationnet-looks-"))
     size = 112 if args.quick else 160
+    if args.speed:
+        from render.meshes import find_meshes
+
+        ms = find_meshes(psb, test_fraction=0.0)
+        pick = ms[:: max(1, len(ms) // args.speed)][: args.speed]
+        lst = work / "speed-list.txt"
+        lst.write_text("".join(f"{m.path},{m.label},{m.split}\n" for m in pick))
+        speed = []
+        for look in LOOKS:
+            out = Path(tempfile.mkdtemp(prefix=f"looks-speed-{look}-", dir=work))
+            s = render_library(lst, out, RenderSettings(size=size, look=look, look_seed=args.seed), workers=1,
+                               progress=False)
+            assert s.ok, s.failed
+            speed.append({"look": look, "meshes": s.rendered, "views": s.views, "seconds": s.seconds,
+                          "views_per_s": s.views / s.seconds})
+        print_table(speed, ["look", "meshes", "views", "seconds", "views_per_s"])
+        print(f"results: {write_result('looks_speed', speed, {'size': size})}")
+        return
     lib = psb
     if args.quick:
         lib = work / "psb8"

@@ -36,7 +36,7 @@ from rotationnet.core.views import camera_matrices, camera_up_vectors, matrix_to
 
 from .segment import object_crop, rotate_image
 
-__all__ = ["TemplateSpec", "Descriptor", "Templates", "Hypothesis", "build_templates", "describe_query",
+__all__ = ["TemplateSpec", "Descriptor", "Templates", "Hypothesis", "build_templates", "describe_query", "class_prior",
            "coarse_match", "refine", "pose_fields", "turn_camera", "rolled_up"]
 
 
@@ -389,21 +389,43 @@ def _load_calibration() -> None:
 _load_calibration()
 
 
-def shortlist(queries: list[dict], index, asset_ids: list[str], keep: int) -> list[str]:
+def shortlist(queries: list[dict], index, asset_ids: list[str], keep: int,
+              prior: dict[str, float] | None = None) -> list[str]:
     """The ``keep`` assets whose best template matches the pictures best by
-    pooled descriptors (first stage of retrieval; exact inner products)."""
+    pooled descriptors (first stage of retrieval; exact inner products), plus
+    the asset's ``prior`` bonus."""
     qs = [pool(q["feat"], q["cells"]) for q in queries]  # each (R, D)
     scores = []
     for aid in asset_ids:
         tp = index.entries[aid]["templates"].pooled  # (T, D)
-        scores.append(float(np.mean([(q @ tp.T).max() for q in qs])))
+        scores.append(float(np.mean([(q @ tp.T).max() for q in qs])) + (prior or {}).get(aid, 0.0))
     order = np.argsort(-np.asarray(scores))[:keep]
     return [asset_ids[i] for i in order]
 
 
+PRIOR_WEIGHT = 0.02  # score per unit of log-probability of the asset's class (see class_prior)
+
+
+def class_prior(labels: dict[str, str], probs: dict[str, float], weight: float = PRIOR_WEIGHT) -> dict[str, float]:
+    """RotationNet's class probabilities as a soft prior on assets: ``weight ·
+    log p(class of the asset)``; assets of a class the model does not know get
+    the log of a uniform guess (1 / number of classes), so they are neither
+    favoured nor shut out.
+
+    Args:
+        labels: asset id → its class label; probs: class → probability (all classes).
+    Returns:
+        asset id → score bonus (≤ 0).
+    """
+    if not probs:
+        return {}
+    uniform = math.log(1.0 / len(probs))
+    return {a: weight * (math.log(max(probs[c], 1e-6)) if c in probs else uniform) for a, c in labels.items()}
+
+
 def search(index, asset_ids: list[str], images: list[tuple[np.ndarray, np.ndarray]], rolls=DEFAULT_ROLLS,
            refine_top: int = 2, alternatives: int = 3, progress=None, shortlist_size: int = 12,
-           decide_top: int = 2, decide_margin: float = 0.03) -> dict:
+           decide_top: int = 2, decide_margin: float = 0.03, prior: dict[str, float] | None = None) -> dict:
     """Retrieve the asset and the pose of every picture.
 
     Args:
@@ -417,6 +439,8 @@ def search(index, asset_ids: list[str], images: list[tuple[np.ndarray, np.ndarra
             match best are scored in full (see :func:`shortlist`).
         decide_top, decide_margin: the best ``decide_top`` assets whose coarse score is within
             ``decide_margin`` of the best are all refined, and the best refined score picks the asset.
+        prior: optional score bonus per asset id (e.g. a weighted log-probability of its
+            class from RotationNet, :func:`class_prior`), added wherever assets are ranked.
     Returns:
         {"assets": [(id, score), ...] best first, "images": [{"best": Hypothesis,
         "alternatives": [Hypothesis, ...], "margin": float, "confidence": float}, ...]}.
@@ -433,14 +457,16 @@ def search(index, asset_ids: list[str], images: list[tuple[np.ndarray, np.ndarra
         rolls = (0.0, *rolls)
     zero = rolls.index(0.0)
     queries = [describe_query(desc, rgb, mask, size, rolls) for rgb, mask in images]
+    bonus = prior or {}
     if len(asset_ids) > shortlist_size:
-        asset_ids = shortlist(queries, index, asset_ids, shortlist_size)
+        asset_ids = shortlist(queries, index, asset_ids, shortlist_size, bonus)
     # coarse: every (asset, template, turn) of every picture; an asset scores the
     # mean over the pictures of its best template
     totals = []
     for aid in asset_ids:
         t = index.entries[aid]["templates"]
-        totals.append((aid, float(np.mean([similarity(q, t.feat, t.cells, t.sil).max() for q in queries]))))
+        totals.append((aid, float(np.mean([similarity(q, t.feat, t.cells, t.sil).max() for q in queries]))
+                       + bonus.get(aid, 0.0)))
     totals.sort(key=lambda x: -x[1])
     zero_q = [{k: v[zero:zero + 1] for k, v in q.items()} for q in queries]
 
@@ -458,7 +484,8 @@ def search(index, asset_ids: list[str], images: list[tuple[np.ndarray, np.ndarra
     # look-alike assets: when the runner-up's coarse score is close, render-and-compare decides
     contenders = [a for a, sc in totals[:decide_top] if totals[0][1] - sc <= decide_margin]
     poses = {a: pose_of(a) for a in contenders}
-    refined_score = {a: float(np.mean([max(h.score for h in r) for r in poses[a][0]])) for a in contenders}
+    refined_score = {a: float(np.mean([max(h.score for h in r) for r in poses[a][0]])) + bonus.get(a, 0.0)
+                     for a in contenders}
     best_asset = max(contenders, key=lambda a: refined_score[a])
     if best_asset != totals[0][0]:
         totals = [t for t in totals if t[0] == best_asset] + [t for t in totals if t[0] != best_asset]

@@ -108,7 +108,8 @@ COMMANDS: dict[str, dict[str, Field]] = {
         "images": Field("paths", required=True, help="reference images of one object"),
         "boxes": Field("boxes", help="per image null or a crop box [x, y, w, h] around the object"),
         "top_k": Field("int", low=1, high=100, help="classes to report"),
-        "classes_k": Field("int", low=1, high=100, help="assets of the model's k best classes are matched (default 3)"),
+        "classes_k": Field("int", low=1, high=100, help="only assets of the model's k best classes are matched (default: "
+                                                        "every asset, the model's class probabilities as a soft prior)"),
         "full_roll": Field("bool", help="search the picture's in-plane turn over the full circle (default ±30°)"),
         "thumbs": Field("path", help="folder for the asset thumbnails"),
     },

@@ -150,6 +150,18 @@ def _untrained_run(path, classes):
     return path
 
 
+def test_class_prior_is_soft_and_neutral_for_unknown_classes():
+    from rotationnet.app.pose import PRIOR_WEIGHT, class_prior
+
+    probs = {"car": 0.7, "mug": 0.2, "sofa": 0.1}
+    pr = class_prior({"car/a": "car", "mug/b": "mug", "lamp/c": "lamp"}, probs)
+    assert pr["car/a"] > pr["mug/b"] and pr["car/a"] == pytest.approx(PRIOR_WEIGHT * math.log(0.7))
+    assert pr["lamp/c"] == pytest.approx(PRIOR_WEIGHT * math.log(1 / 3))  # unknown: a uniform guess
+    # soft: a tenfold less likely class costs less than a clear difference in the picture's match
+    assert pr["car/a"] - class_prior({"x": "sofa"}, probs)["x"] < 0.05
+    assert class_prior({"car/a": "car"}, {}) == {}
+
+
 def test_library_of_classes_the_model_does_not_know(library, tmp_path):
     """A model of other classes never stops the search: every asset of a class
     it does not know is a candidate (it used to end in "no asset of class X")."""
@@ -162,7 +174,9 @@ def test_library_of_classes_the_model_does_not_know(library, tmp_path):
     car = next((lib / "car").rglob("*.ply"))
     c = _dir(100.0, 30.0)
     res = _classify(svc, tmp, _render(car, [c], [camera_matrices(c)[:, 1]]), "car_unknown")
-    assert res["class"] in ("sofa", "bookshelf") and res["asset"]["id"].startswith("car/")
+    # the answer's class is the placed asset's; the model's own answer is kept beside it
+    assert res["class"] == "car" and res["asset"]["id"].startswith("car/")
+    assert res["model_class"] in ("sofa", "bookshelf") and res["ranking"][0]["class"] == res["model_class"]
     assert "view_slot" in res["images"][0] and "asset_view_direction" in res["images"][0]
     # a model that knows "mug" (and not car): mugs of the top classes plus every unknown-class asset
     assert set(svc._candidates({"mug"})) == {"mug/" + next((lib / "mug").rglob("*.ply")).name,
