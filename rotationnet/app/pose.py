@@ -424,7 +424,7 @@ def class_prior(labels: dict[str, str], probs: dict[str, float], weight: float =
 
 
 def search(index, asset_ids: list[str], images: list[tuple[np.ndarray, np.ndarray]], rolls=DEFAULT_ROLLS,
-           refine_top: int = 2, alternatives: int = 3, progress=None, shortlist_size: int = 12,
+           refine_top: int = 2, alternatives: int = 3, progress=None, shortlist_size: int = 24,
            decide_top: int = 2, decide_margin: float = 0.03, prior: dict[str, float] | None = None) -> dict:
     """Retrieve the asset and the pose of every picture.
 
