@@ -246,7 +246,7 @@ def baseline_nearest_of_12(models, queries) -> list[float]:
 
 
 def run_row(name: str, library: Path, queries: list[dict], cache: Path, refs_per_query: int = 1,
-            run: str | None = None, boxes: bool = False) -> tuple[dict, list]:
+            run: str | None = None, boxes: bool = False, classes_k: int | None = None) -> tuple[dict, list]:
     from rotationnet.app.client import WorkerClient, WorkerFailed
     from rotationnet.app.symmetry import symmetric_rotation_error_deg, symmetric_view_error_deg
 
@@ -260,6 +260,8 @@ def run_row(name: str, library: Path, queries: list[dict], cache: Path, refs_per
             t1 = time.time()
             try:
                 extra = {"boxes": [q["box"]]} if boxes and q.get("box") else {}
+                if classes_k:
+                    extra["classes_k"] = classes_k
                 res = w.request("classify", images=[q["path"]], thumbs=str(cache / "thumbs"), **extra)
             except WorkerFailed as e:  # counted as a miss, reported
                 print(f"  {q['path']}: {e}")
@@ -440,6 +442,10 @@ def main() -> None:
     ap.add_argument("--work", default=None, help="work folder (renders, index cache); default a temporary one")
     ap.add_argument("--rows", default="a,b,c,d,e,a'", help="which rows: a (with the nearest-of-12 baseline), b, c, "
                                                           "d (randomised look), e (sketch look), a' (--quick: a' is skipped)")
+    ap.add_argument("--tag", default="", help="suffix of the result file name (e.g. before)")
+    ap.add_argument("--classes-k", type=int, default=None,
+                    help="with --run: match only the assets of the model's k best classes (a hard filter; default: "
+                         "every asset, the class probabilities as a soft prior)")
     ap.add_argument("--run", default=None, help="a trained RotationNet run for the worker (class, candidates): "
                                                 "rows then also report the class from one picture")
     ap.add_argument("--figure", default=None, help="also write a figure: pictures above, the placed asset below")
@@ -515,7 +521,7 @@ def main() -> None:
         if key in want:
             ql = render_queries_look(test, queries, look, work / f"queries-{look}-{tag}")
             sl, perl = run_row(f"({key}) one picture per model, {look} look (render/looks.py, seed {LOOK_QUERY_SEED})",
-                               lib, ql, work / "cache", run=args.run)
+                               lib, ql, work / "cache", run=args.run, classes_k=args.classes_k)
             rows.append(sl)
             per_rows[key] = perl
     if not args.quick and "a'" in want:
@@ -534,6 +540,7 @@ def main() -> None:
     print_table(cal["bins"], ["confidence", "queries", "mean_confidence", "within_30"])
     name = "pose_accuracy" + ("_quick" if args.quick else "") + ("" if want == {"a", "b", "c", "d", "e", "a'"} else
                                                                   "_" + "".join(sorted(want)).replace("'", "p"))
+    name += f"_{args.tag}" if args.tag else ""
     path = write_result(name, rows,
                         {"calibration": cal, "seed": args.seed, "refs_per_asset": refs,
                          "per_query": {k: [{kk: vv for kk, vv in r.items() if kk not in ("query", "thumbnail")}

@@ -78,7 +78,7 @@ def list_assets(library) -> list[Asset]:
     return assets
 
 
-INDEX_VERSION = 3  # 3: the asset's own colours; 2: model-independent pose templates; 1: RotationNet rig renders
+INDEX_VERSION = 4  # 4: crops at one brightness (segment.normalise_brightness); 3: the asset's own colours; 2: model-independent pose templates; 1: RotationNet rig renders
 
 
 class AssetIndex:

@@ -19,11 +19,12 @@ import numpy as np
 
 from rotationnet.core.errors import DataError
 
-__all__ = ["foreground", "object_crop", "rotate_image", "GREY"]
+__all__ = ["foreground", "object_crop", "normalise_brightness", "rotate_image", "GREY"]
 
 GREY = 0.5  # background of every crop (0 after the backbone's 0.5/0.5 normalisation)
 MIN_PIXELS = 16  # fewer foreground pixels than this: no object
 WORK_MIN, WORK_MAX = 160, 512  # GrabCut's working size (short side at least, long side at most)
+BRIGHT = 0.9  # the object's bright end in every crop (see normalise_brightness)
 BOX_SEED = 0.12  # a user box's middle (this share of its width/height) is taken as the object
 
 
@@ -158,11 +159,30 @@ def _middle(h: int, w: int, box) -> np.ndarray:
     return inside.astype(np.float32)
 
 
-def object_crop(rgb: np.ndarray, mask: np.ndarray, size: int, margin: float = 0.1
+def normalise_brightness(crop: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Scale the object's colours so its bright end (the 97th percentile of
+    luminance inside ``mask``) sits at :data:`BRIGHT`: a dim photo, a dark
+    paint job and a grey render then meet at one exposure (hue and shading kept).
+
+    Args:
+        crop: (S, S, 3) float 0..1; mask: (S, S) float 0..1.
+    Returns:
+        (S, S, 3) float32 (unchanged where the mask is empty).
+    """
+    w = mask > 0.5
+    if w.sum() < MIN_PIXELS:
+        return crop
+    lum = crop @ np.array([0.299, 0.587, 0.114], np.float32)
+    hi = float(np.percentile(lum[w], 97))
+    return np.clip(crop * (BRIGHT / max(hi, 0.05)), 0.0, 1.0).astype(np.float32)
+
+
+def object_crop(rgb: np.ndarray, mask: np.ndarray, size: int, margin: float = 0.1, normalise: bool = True
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Square crop around the mask's bounding box (plus ``margin`` of its
-    longer side on each side), resampled to ``size``, the object composited
-    onto :data:`GREY`.
+    longer side on each side), resampled to ``size``, the object's brightness
+    normalised (:func:`normalise_brightness`, unless ``normalise`` is False)
+    and composited onto :data:`GREY`.
 
     Args:
         rgb: (H, W, 3) uint8 or float in 0..1; mask: (H, W) float 0..1.
@@ -191,6 +211,8 @@ def object_crop(rgb: np.ndarray, mask: np.ndarray, size: int, margin: float = 0.
     cm = cv2.warpAffine(np.ascontiguousarray(m), a, (size, size), flags=interp, borderMode=cv2.BORDER_CONSTANT,
                         borderValue=0.0)
     cm = np.clip(cm, 0.0, 1.0)
+    if normalise:
+        c = normalise_brightness(c, cm)
     out = c * cm[..., None] + GREY * (1.0 - cm[..., None])
     return out.astype(np.float32), cm.astype(np.float32)
 
