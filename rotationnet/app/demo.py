@@ -3,7 +3,8 @@ the project generates itself — no download, no data outside the repository.
 
 1. a procedural library of 8 prop categories × 14 instances (render.procedural),
 2. rendered with the ring-12 rig (plus turned copies of the training meshes),
-3. trained: frozen-backbone head, then a short fine-tuning,
+   and again in the randomised and the sketch look (render/looks.py),
+3. trained on the three looks mixed: frozen-backbone head, then a short fine-tuning,
 4. evaluated on the held-out instances,
 5. predictions on held-out objects photographed from viewpoints between the
    rig's cameras, each matched to an asset of the library; the same objects as
@@ -119,7 +120,7 @@ def _look_and_photo_predictions(svc, lib: Path, report: Path, rng, seed: int, ph
 def _run_demo(out: Path, quick: bool, finetune_epochs: int | None, seed: int, workers: int, photos=None) -> Path:
     from PIL import Image
 
-    from render.bulk import render_library
+    from render.bulk import mix_looks, render_library
     from render.engine import Renderer, RenderSettings
     from render.procedural import CATEGORIES, write_library
     from render.sheet import write_sheets
@@ -139,17 +140,23 @@ def _run_demo(out: Path, quick: bool, finetune_epochs: int | None, seed: int, wo
     if not (lib / "car").is_dir():
         log.info("[1/6] writing the procedural library to %s", lib)
         write_library(lib, instances=instances, test=test, seed=seed)
-    data = out / "renders"
-    log.info("[2/6] rendering %s → %s", lib, data)
+    renders = out / "renders"
+    data = renders / "plain"
+    log.info("[2/6] rendering %s → %s in three looks: plain, randomised (photo-like), sketch", lib, renders)
     s = render_library(lib, data, RenderSettings(rig="ring12", size=size, supersample=2), workers=workers,
                        rotated_copies=2, seed=seed)
-    if not s.ok:
+    for look in ("randomised", "sketch"):
+        s2 = render_library(lib, renders / look, RenderSettings(rig="ring12", size=size, look=look, look_seed=seed),
+                            workers=workers, seed=seed)
+        s.failed += s2.failed
+    if s.failed:
         raise RuntimeError(f"rendering failed for {len(s.failed)} meshes: {s.failed[:3]}")
+    mixed = mix_looks(renders, ["plain", "randomised", "sketch"]).parent
     write_sheets(data, max_objects=6)
     run = out / "run"
     log.info("[3/6] training → %s", run)
     t0 = time.time()
-    train.train(TrainConfig(data=str(data), out=str(run), image_size=size, head_epochs=200, epochs=epochs, seed=seed,
+    train.train(TrainConfig(data=str(mixed), out=str(run), image_size=size, head_epochs=200, epochs=epochs, seed=seed,
                             batch_objects=8, resume=(run / "last.json").exists()))
     train_seconds = time.time() - t0
     report = out / "report"
@@ -225,8 +232,9 @@ def _run_demo(out: Path, quick: bool, finetune_epochs: int | None, seed: int, wo
         {"training curves": curves.name, "confusion matrix (12 views)": Path(res["outputs"][1]).name},
         predictions + [x for x in looks if "sheet" in x],
         [f"{len(CATEGORIES)} categories × {instances} instances ({test} held out per category), rendered with the "
-         f"ring-12 rig at {size} px (+2 turned copies of each training mesh); efficientnet_lite0, frozen-feature head "
-         f"then {epochs} fine-tuning epoch(s).",
+         f"ring-12 rig at {size} px (+2 turned copies of each training mesh), and in the randomised and sketch "
+         f"looks; trained on the three looks mixed: efficientnet_lite0, frozen-feature head then {epochs} "
+         f"fine-tuning epoch(s). Numbers below: the plain-look held-out renders.",
          f"Renders: {data} (contact sheets in {data / 'sheets'}); run: {run}.",
          f"Every held-out image alone, predicted class and view: {Path(res['outputs'][2]).name}.",
          "Chance level: 12.5% for the class, 8.3% for the exact view."])
