@@ -180,7 +180,7 @@ def test_asset_index_is_cached_and_rebuilt_for_changed_assets(setup, tmp_path):
     assert again["rebuilt"] == 1
     assert len(again["failed"]) == 1 and "car_02.ply" in again["failed"][0]["error"]
     res = svc2.classify({"id": 5, "images": setup["refs"][:1], "top_k": 2})
-    assert res["class"] == "chair" and res["asset"]["label"] == "chair"
+    assert res["class"] == res["model_class"] == "chair" and res["asset"]["label"] == "chair"
     # a library without the predicted class still gives an asset and its pose (it used to stop
     # with "no asset of class 'chair'"): the search widens to the whole library
     cars = tmp_path / "cars"
@@ -188,4 +188,5 @@ def test_asset_index_is_cached_and_rebuilt_for_changed_assets(setup, tmp_path):
     (cars / "car" / "train" / "car_02.ply").unlink()
     svc2.configure({**cfg, "library": str(cars)})
     res = svc2.classify({"id": 6, "images": setup["refs"][:1]})
-    assert res["class"] == "chair" and res["asset"]["label"] == "car" and "asset_view_direction" in res["images"][0]
+    assert res["model_class"] == "chair" and res["asset"]["label"] == "car" and "asset_view_direction" in res["images"][0]
+    assert res["class"] == "car"  # the answer's class is the placed asset's
