@@ -269,13 +269,15 @@ class Renderer:
             rgba = self._composite(rgba)
         return self._to_channels(rgba), depth
 
-    def render_file(self, path, rotation=None) -> tuple[np.ndarray, np.ndarray | None, dict]:
-        """Load, normalise (and optionally rotate, 3×3) and render a mesh file.
-        Returns (images, depth, normalisation {"center", "scale"[, "rotation"]}).
-        Raises MeshError for a bad mesh."""
-        from .meshes import MeshError, load_mesh, normalize
+    def _load(self, path, rotation, colored: bool):
+        """Load and normalise a mesh file (optionally rotated, 3×3): (vertices,
+        faces, own colours or None, normalisation record).  Raises MeshError naming the file."""
+        from .meshes import MeshError, load_mesh, load_mesh_colored, normalize
 
-        v, f = load_mesh(path, self.settings.up_axis)
+        if colored:
+            v, f, colors = load_mesh_colored(path, self.settings.up_axis)
+        else:
+            (v, f), colors = load_mesh(path, self.settings.up_axis), None
         try:
             vn, norm = normalize(v, f)
         except MeshError as e:
@@ -284,6 +286,13 @@ class Renderer:
             r = np.asarray(rotation, dtype=np.float32)
             vn = vn @ r.T
             norm["rotation"] = r.astype(float).round(9).tolist()
+        return vn, f, colors, norm
+
+    def render_file(self, path, rotation=None) -> tuple[np.ndarray, np.ndarray | None, dict]:
+        """Load, normalise (and optionally rotate, 3×3) and render a mesh file.
+        Returns (images, depth, normalisation {"center", "scale"[, "rotation"]}).
+        Raises MeshError for a bad mesh."""
+        vn, f, _, norm = self._load(path, rotation, colored=False)
         images, depth = self.render(vn, f)
         return images, depth, norm
 
@@ -292,18 +301,9 @@ class Renderer:
         (``look_seed``, ``object_id``) and with the mesh's own colours where it has
         them.  Returns (images, None, normalisation, the look's drawn parameters)."""
         from .looks import look_rng, photo_backgrounds, render_look
-        from .meshes import MeshError, load_mesh_colored, normalize
 
         s = self.settings
-        v, f, colors = load_mesh_colored(path, s.up_axis)
-        try:
-            vn, norm = normalize(v, f)
-        except MeshError as e:
-            raise MeshError(f"{path}: {e}") from None
-        if rotation is not None:
-            r = np.asarray(rotation, dtype=np.float32)
-            vn = vn @ r.T
-            norm["rotation"] = r.astype(float).round(9).tolist()
+        vn, f, colors, norm = self._load(path, rotation, colored=True)
         if s.look_backgrounds and getattr(self, "_photos", None) is None:
             self._photos = photo_backgrounds(s.look_backgrounds)
         images, params = render_look(self, s.look, vn, f, look_rng(s.look_seed, object_id), colors,
