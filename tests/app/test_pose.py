@@ -231,7 +231,7 @@ def _look_picture(mesh, look, c, seed=0, size=224):
     vn, _ = normalize(v, f)
     rig = from_cameras(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), upright=False)
     with Renderer(RenderSettings(rig=rig, size=size, supersample=2)) as r:
-        img, _ = render_look(r, look, vn, f, look_rng(seed, str(mesh)), col, jitter=False, cameras=c[None],
+        img, _ = render_look(r, look, vn, f, look_rng(seed, mesh.name), col, jitter=False, cameras=c[None],
                              up=np.array([[0.0, 0.0, 1.0]]))
         rgba, _ = r.render_layers(vn, f, cameras=c[None], up=np.array([[0.0, 0.0, 1.0]]))
     return img[0], rgba[0, ..., 3] > 127
