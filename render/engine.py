@@ -486,21 +486,27 @@ class Renderer:
         Raises:
             ValueError: another engine, or more cameras than the rig holds.
         """
-        cams = np.asarray(cameras, dtype=np.float64).reshape(-1, 3)
         if self.settings.engine != "fast":
             raise ValueError("render_cameras needs the fast engine")
+        rgba, _ = self._at_cameras("render_cameras", cameras, up, np.ascontiguousarray(vertices, dtype=np.float32),
+                                   np.ascontiguousarray(faces, dtype=np.int32), want_depth=False, colors=colors)
+        return self._to_channels(rgba)
+
+    def _at_cameras(self, who: str, cameras, up, v, f, **kw):
+        """:meth:`_render_gpu` from N ≤ V given cameras instead of the rig's
+        (the rig's view buffers are put back afterwards); outputs cut to N."""
+        cams = np.asarray(cameras, dtype=np.float64).reshape(-1, 3)
         if not 1 <= len(cams) <= self.rig.num_views:
-            raise ValueError(f"render_cameras: 1..{self.rig.num_views} cameras (the rig's size), got {len(cams)}")
+            raise ValueError(f"{who}: 1..{self.rig.num_views} cameras (the rig's size), got {len(cams)}")
         st = self._gpu_state()
         mats = camera_matrices(cams, np.asarray(up, dtype=np.float64).reshape(-1, 3))
         rig_ubos = st["ubos"]
         st["ubos"] = self._view_ubos(mats, cams / np.linalg.norm(cams, axis=1, keepdims=True))
         try:
-            rgba, _ = self._render_gpu(np.ascontiguousarray(vertices, dtype=np.float32),
-                                       np.ascontiguousarray(faces, dtype=np.int32), want_depth=False, colors=colors)
+            rgba, d = self._render_gpu(v, f, **kw)
         finally:
             st["ubos"] = rig_ubos
-        return self._to_channels(rgba[: len(cams)])
+        return rgba[: len(cams)], None if d is None else d[: len(cams)]
 
     def _tiles(self, atlas: np.ndarray) -> np.ndarray:
         """(rows·T, cols·T, ...) bottom-up atlas → (V, T, T, ...) top-down tiles."""
@@ -537,19 +543,8 @@ class Renderer:
         f = np.ascontiguousarray(faces, dtype=np.int32)
         if cameras is None:
             return self._render_gpu(v, f, want_depth=depth, colors=colors, light=light, normals=normals, alpha=True)
-        cams = np.asarray(cameras, dtype=np.float64).reshape(-1, 3)
-        if not 1 <= len(cams) <= self.rig.num_views:
-            raise ValueError(f"render_layers: 1..{self.rig.num_views} cameras (the rig's size), got {len(cams)}")
-        st = self._gpu_state()
-        mats = camera_matrices(cams, np.asarray(up, dtype=np.float64).reshape(-1, 3))
-        rig_ubos = st["ubos"]
-        st["ubos"] = self._view_ubos(mats, cams / np.linalg.norm(cams, axis=1, keepdims=True))
-        try:
-            rgba, d = self._render_gpu(v, f, want_depth=depth, colors=colors, light=light, normals=normals,
-                                       alpha=True)
-        finally:
-            st["ubos"] = rig_ubos
-        return rgba[: len(cams)], None if d is None else d[: len(cams)]
+        return self._at_cameras("render_layers", cameras, up, v, f, want_depth=depth, colors=colors, light=light,
+                                normals=normals, alpha=True)
 
     def _render_gpu(self, v: np.ndarray, f: np.ndarray, want_depth: bool, colors: np.ndarray | None = None,
                     light: dict | None = None, normals: bool = False, alpha: bool = False):
