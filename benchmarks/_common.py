@@ -65,3 +65,14 @@ def _fmt(x) -> str:
     if isinstance(x, float):
         return f"{x:.4g}"
     return "" if x is None else str(x)
+
+
+def psb8(psb: Path, work: Path) -> Path:
+    """Every third psb24 category (8 of 24), linked (not copied) into ``work/psb8``:
+    the library of the benchmarks' ``--quick`` modes."""
+    lib = Path(work) / "psb8"
+    if not lib.exists():
+        lib.mkdir(parents=True)
+        for c in sorted(p.name for p in Path(psb).iterdir() if p.is_dir())[::3]:
+            (lib / c).symlink_to(Path(psb) / c)
+    return lib

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED, print_table, write_result  # noqa: E402
+from _common import SHARED, print_table, psb8, write_result  # noqa: E402
 
 LOOKS = ("plain", "randomised", "sketch")
 
@@ -76,13 +76,7 @@ def main() -> None:
         print_table(speed, ["look", "meshes", "views", "seconds", "views_per_s"])
         print(f"results: {write_result('looks_speed', speed, {'size': size})}")
         return
-    lib = psb
-    if args.quick:
-        lib = work / "psb8"
-        if not lib.exists():
-            lib.mkdir(parents=True)
-            for c in sorted(p.name for p in psb.iterdir() if p.is_dir())[::3]:
-                (lib / c).symlink_to(psb / c)
+    lib = psb8(psb, work) if args.quick else psb
     data = work / f"looks-{'psb8' if args.quick else 'psb24'}-{size}"
     speed = []
     for look in LOOKS:

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED, print_table, write_result  # noqa: E402
+from _common import SHARED, print_table, psb8, write_result  # noqa: E402
 
 
 def train_classifier(x_train, y_train, x_test, epochs=300, lr=3e-3, wd=1e-4, seed=0, hidden=0, label_smoothing=0.0):
@@ -161,13 +161,7 @@ def main() -> None:
     work = Path(args.work or tempfile.mkdtemp(prefix="rotationnet-psb-"))
     rigs = ["ring12"] if args.quick else args.rigs.split(",")
     size = 112 if args.quick else args.size
-    lib = psb
-    if args.quick:  # 8 categories, linked, not copied
-        lib = work / "psb8"
-        if not lib.exists():
-            lib.mkdir(parents=True)
-            for c in sorted(p.name for p in psb.iterdir() if p.is_dir())[::3]:
-                (lib / c).symlink_to(psb / c)
+    lib = psb8(psb, work) if args.quick else psb
     rows = []
     for spec in rigs:
         lib_tag = "psb8-" if args.quick else ""  # a --work folder may hold both libraries
