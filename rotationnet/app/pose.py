@@ -13,7 +13,10 @@ weights:
    vector per cell, so left and right stay apart — plus the silhouette.
 2. **Coarse** (:func:`coarse_match`): the reference picture's crop, turned by
    the in-plane angles searched (±30° by default), is scored against every
-   template: mask-weighted cosine of the cells plus silhouette IoU.
+   template: mask-weighted cosine of the cells plus silhouette IoU, less a small
+   cost for cameras below the asset's horizon (:func:`view_prior`: objects are
+   photographed from above far more often than from below; on COIL-100's toy
+   cars it removed most of the placements seen from under the car).
 3. **Refine** (:func:`refine`): around the best hypotheses the asset is
    rendered again from nearby cameras (finer azimuth, elevation and roll,
    halving the step), scored the same way, to a continuous rotation.
@@ -262,11 +265,22 @@ def similarity(q: dict, feat: np.ndarray, cells: np.ndarray, sil: np.ndarray, si
     return (fs + sil_weight * inter / union.clamp_min(1e-6)).numpy()
 
 
+BELOW_PENALTY = 0.3  # score taken off per unit of -sin(elevation) of a camera below the asset's horizon
+
+
+def view_prior(directions: np.ndarray, weight: float | None = None) -> np.ndarray:
+    """(N,) score bonus (≤ 0) of cameras at ``directions`` (N, 3): pictures of an
+    object standing upright are rarely taken from below it."""
+    w = BELOW_PENALTY if weight is None else weight
+    return -w * np.maximum(0.0, -np.asarray(directions, dtype=np.float64)[:, 2])
+
+
 def coarse_match(q: dict, templates: Templates, asset: str, top: int = 3, min_angle: float = 30.0
                  ) -> list[Hypothesis]:
     """The ``top`` best (template, turn) pairs of one asset as hypotheses, their
     cameras at least ``min_angle`` degrees apart (one per region of the view sphere)."""
     s = similarity(q, templates.feat, templates.cells, templates.sil)  # (R, T)
+    s = s + view_prior(templates.directions)[None]
     best_roll = s.argmax(axis=0)
     per_t = s[best_roll, np.arange(s.shape[1])]
     dirs = templates.directions.astype(np.float64)
@@ -312,7 +326,8 @@ def refine(hyps: list[Hypothesis], q0: dict, render, descriptor: Descriptor, siz
                     ups.append(u)
             crops, masks = crops_of(render(np.stack(dirs), np.stack(ups)), size)
             d = descriptor(crops, masks)
-            sc = similarity(q0, d["feat"], d["cells"], d["sil"], sil_weight)[0].reshape(len(active), len(MOVES))
+            sc = (similarity(q0, d["feat"], d["cells"], d["sil"], sil_weight)[0] + view_prior(np.stack(dirs))
+                  ).reshape(len(active), len(MOVES))
             for row, i in enumerate(active):
                 k = int(sc[row].argmax())
                 state[i][0], state[i][1], state[i][2] = dirs[row * len(MOVES) + k], ups[row * len(MOVES) + k], float(sc[row, k])
@@ -465,7 +480,8 @@ def search(index, asset_ids: list[str], images: list[tuple[np.ndarray, np.ndarra
     totals = []
     for aid in asset_ids:
         t = index.entries[aid]["templates"]
-        totals.append((aid, float(np.mean([similarity(q, t.feat, t.cells, t.sil).max() for q in queries]))
+        vp = view_prior(t.directions)[None]
+        totals.append((aid, float(np.mean([(similarity(q, t.feat, t.cells, t.sil) + vp).max() for q in queries]))
                        + bonus.get(aid, 0.0)))
     totals.sort(key=lambda x: -x[1])
     zero_q = [{k: v[zero:zero + 1] for k, v in q.items()} for q in queries]

@@ -162,6 +162,19 @@ def test_class_prior_is_soft_and_neutral_for_unknown_classes():
     assert class_prior({"car/a": "car"}, {}) == {}
 
 
+def test_view_prior_only_costs_cameras_below_the_horizon():
+    from rotationnet.app.pose import BELOW_PENALTY, view_prior
+
+    els = np.radians([80.0, 10.0, 0.0, -10.0, -40.0])
+    dirs = np.stack([np.cos(els), np.zeros_like(els), np.sin(els)], axis=1)
+    p = view_prior(dirs)
+    assert p.shape == (5,) and np.all(p[:3] == 0.0)
+    assert 0.0 > p[3] > p[4] and p[4] == pytest.approx(-BELOW_PENALTY * math.sin(math.radians(40.0)))
+    # soft: a camera 10° below costs less than a clear difference in the picture's match
+    assert -p[3] < 0.06
+    assert np.all(view_prior(dirs, weight=0.0) == 0.0)
+
+
 def test_library_of_classes_the_model_does_not_know(library, tmp_path):
     """A model of other classes never stops the search: every asset of a class
     it does not know is a candidate (it used to end in "no asset of class X")."""
