@@ -61,14 +61,20 @@ def prediction_sheet(references: list[np.ndarray], asset_views: list[np.ndarray]
     its predicted slot maps to; a title with the predicted class."""
     from PIL import Image, ImageDraw
 
+    import textwrap
+
     n = len(references)
-    head = 34
-    sheet = Image.new("RGB", (n * (size + 8) + 8, head + 2 * (size + 20)), (255, 255, 255))
+    width = n * (size + 8) + 8
+    lines = textwrap.wrap(title, max(20, (width - 16) // 6)) or [""]  # the default font: ~6 px a character
+    if true_label is not None:
+        lines.append(f"true class: {true_label}")
+    head = 8 + 13 * len(lines)
+    sheet = Image.new("RGB", (width, head + 2 * (size + 20)), (255, 255, 255))
     d = ImageDraw.Draw(sheet)
     ok = true_label is None or title.split(" ")[0] == true_label
-    d.text((8, 6), title, fill=(0, 110, 0) if ok else (190, 0, 0))
-    if true_label is not None:
-        d.text((8, 19), f"true class: {true_label}", fill=(80, 80, 80))
+    for i, line in enumerate(lines):
+        grey = true_label is not None and i == len(lines) - 1
+        d.text((8, 6 + 13 * i), line, fill=(80, 80, 80) if grey else (0, 110, 0) if ok else (190, 0, 0))
     for i, (ref, av) in enumerate(zip(references, asset_views)):
         x = 8 + i * (size + 8)
         d.text((x, head), "reference", fill=(0, 0, 0))
