@@ -59,9 +59,9 @@ def prediction_sheet(references: list[np.ndarray], asset_views: list[np.ndarray]
                      true_label: str | None, path, size: int = 160) -> Path:
     """References on top; below each, the matched asset rendered from the view
     its predicted slot maps to; a title with the predicted class."""
-    from PIL import Image, ImageDraw
-
     import textwrap
+
+    from PIL import Image, ImageDraw
 
     n = len(references)
     width = n * (size + 8) + 8
