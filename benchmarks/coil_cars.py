@@ -138,7 +138,7 @@ def main() -> None:
         want = "Car" if obj in CARS else "Ship"
         summary.append({"object": obj, "photos": len(r), "expected": want,
                         "class_ok": float(np.mean([x["class"] == want for x in r])),
-                        "asset_is_" + "class": float(np.mean([x["asset"].split("/")[0] == want for x in r])),
+                        "asset_is_class": float(np.mean([x["asset"].split("/")[0] == want for x in r])),
                         "within30": (best["per_car_within30"].get(obj) if obj in CARS else best["boat_within30"]),
                         "query_s": float(np.median([x["seconds"] for x in r]))})
     car_cls = float(np.mean([x["class"] == "Car" for x in per if x["object"] in CARS]))
