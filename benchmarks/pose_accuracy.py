@@ -38,7 +38,6 @@ reported too.  Cost: index time per asset and query time.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import tempfile
 import time
@@ -51,11 +50,6 @@ import torchvision  # noqa: E402,F401
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED, print_table, write_result  # noqa: E402
-
-
-def _dir(az, el):
-    az, el = np.broadcast_arrays(np.radians(az), np.radians(el))
-    return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1)
 
 
 def link_library(models, folder: Path) -> Path:
@@ -74,15 +68,13 @@ def render_queries(models, refs: int, seed: int, out: Path) -> list[dict]:
 
     from render.engine import Renderer, RenderSettings
     from render.meshes import load_mesh, normalize
-    from rotationnet.app.pose import rolled_up
     from rotationnet.app.symmetry import up_axis_symmetries
-    from rotationnet.core.views import from_cameras
+    from rotationnet.core.views import direction, rolled_up
 
     rng = np.random.default_rng(seed)
     out.mkdir(parents=True, exist_ok=True)
     distances = (2.25, 2.5, 2.75)  # ±10 % around the templates' 2.5
-    few = from_cameras(_dir(np.arange(0, 360, 60.0), 20.0), upright=False)
-    renderers = {d: Renderer(RenderSettings(rig=few, size=224, supersample=2, distance=d)) for d in distances}
+    renderers = {d: Renderer(RenderSettings(size=224, supersample=2, distance=d)) for d in distances}
     queries = []
     try:
         for m in models:
@@ -92,9 +84,9 @@ def render_queries(models, refs: int, seed: int, out: Path) -> list[dict]:
             for k in range(refs):
                 az, el, roll = rng.uniform(0, 360), rng.uniform(-10, 80), rng.uniform(-10, 10)
                 dist = distances[int(rng.integers(len(distances)))]
-                c = _dir(az, el)
+                c = direction(az, el)
                 u = rolled_up(c, roll)
-                img = renderers[dist].render_cameras(vn, f, c[None], u[None])[0]
+                img = renderers[dist].render(vn, f, cameras=c[None], up=u[None])[0][0]
                 p = out / f"{m.label}_{m.path.stem}_{k}.png"
                 Image.fromarray(img).save(p)
                 queries.append({"asset": f"{m.label}/{m.path.name}", "path": str(p), "direction": c, "up": u,
@@ -116,10 +108,8 @@ def render_queries_look(models, queries: list[dict], look: str, out: Path) -> li
     from render.engine import Renderer, RenderSettings
     from render.looks import look_rng, render_look
     from render.meshes import load_mesh_colored, normalize
-    from rotationnet.core.views import from_cameras
 
     out.mkdir(parents=True, exist_ok=True)
-    few = from_cameras(_dir(np.arange(0, 360, 60.0), 20.0), upright=False)
     renderers = {}
     first = {}
     for q in queries:
@@ -132,7 +122,7 @@ def render_queries_look(models, queries: list[dict], look: str, out: Path) -> li
             if not p.is_file():
                 d = q.get("distance", 2.5)
                 if d not in renderers:
-                    renderers[d] = Renderer(RenderSettings(rig=few, size=224, supersample=2, distance=d))
+                    renderers[d] = Renderer(RenderSettings(size=224, supersample=2, distance=d))
                 v, f, col = load_mesh_colored(m.path, "Z")
                 vn, _ = normalize(v, f)
                 img, _ = render_look(renderers[d], look, vn, f, look_rng(LOOK_QUERY_SEED, q["asset"]), col,
@@ -178,7 +168,6 @@ def render_queries_cycles(models, queries_a: list[dict], out: Path) -> list[dict
 
     from render.engine import Renderer, RenderSettings
     from render.meshes import load_mesh, normalize
-    from rotationnet.core.views import from_cameras
 
     rng = np.random.default_rng(CYCLES_SEED)
     out.mkdir(parents=True, exist_ok=True)
@@ -190,17 +179,14 @@ def render_queries_cycles(models, queries_a: list[dict], out: Path) -> list[dict
         qs = by_asset[f"{m.label}/{m.path.name}"]
         v, f = load_mesh(m.path, "Z")
         vn, _ = normalize(v, f)
-        cams = np.array([q["direction"] for q in qs] + ([[0.0, 0.0, 1.0]] if len(qs) == 1 else []))
-        ups = np.array([q["up"] for q in qs] + ([[0.0, 1.0, 0.0]] if len(qs) == 1 else []))
-        if len(qs) == 1 and abs(cams[0] @ cams[1]) > 0.999:
-            cams[1], ups[1] = [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]
-        settings = RenderSettings(rig=from_cameras(cams, upright=False, up=ups), size=224, engine="cycles",
+        cams, ups = np.array([q["direction"] for q in qs]), np.array([q["up"] for q in qs])
+        settings = RenderSettings(size=224, engine="cycles",
                                   samples=16, denoiser="oidn-fast", background="transparent",
                                   object_color=tuple(float(x) for x in rng.uniform(0.05, 0.95, 3)),
                                   light=float(rng.uniform(1.0, 4.0)), ambient=float(rng.uniform(0.1, 0.6)),
                                   distance=float(rng.choice([2.25, 2.5, 2.75])))
         with Renderer(settings) as r:
-            imgs, _ = r.render(vn, f)
+            imgs, _ = r.render(vn, f, cameras=cams, up=ups)
         for q, im in zip(qs, imgs):
             a = im[..., 3:4] / 255.0
             rgb = im[..., :3] / 255.0 * a + _background(rng, 224) * (1 - a)

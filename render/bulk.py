@@ -22,6 +22,7 @@ separate folders (other machines) are joined with :func:`merge_shards`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -38,7 +39,8 @@ from rotationnet.core.errors import DataError
 from rotationnet.core.fileio import atomic_path, atomic_write_json, ensure_writable_dir, remove_stale_temporaries
 from rotationnet.core.manifest import Manifest, ObjectEntry, natural_key
 
-from .meshes import MeshError, MeshJob, file_sha256, find_meshes
+from .looks import look_names, look_rng, photo_backgrounds, render_look
+from .meshes import MeshError, MeshJob, file_sha256, find_meshes, load_normalized
 from .meshes import rotated_copies as make_rotated_copies
 
 __all__ = ["Summary", "render_library", "settings_hash", "render_job", "write_manifest", "merge_shards", "mix_looks"]
@@ -87,6 +89,12 @@ def _save_png(path: Path, arr: np.ndarray) -> None:
         img.save(tmp, format="PNG", compress_level=1)
 
 
+@functools.lru_cache(maxsize=4)
+def _photos(folder: str) -> list[Path]:
+    """The background photos of the randomised look, listed once per process."""
+    return photo_backgrounds(folder)
+
+
 def render_job(renderer, job: MeshJob, out: Path, shash: str, sha: str | None = None) -> dict:
     """Render one mesh into ``out`` and write its record; returns the record.
 
@@ -100,8 +108,11 @@ def render_job(renderer, job: MeshJob, out: Path, shash: str, sha: str | None = 
     look = None
     if s.look == "plain":
         images, depth, norm = renderer.render_file(job.path, job.rotation)
-    else:
-        images, depth, norm, look = renderer.render_file_look(job.path, job.object_id, job.rotation)
+    else:  # the look draws on the renderer's layers, seeded by (look seed, object id)
+        vn, f, colors, norm = load_normalized(job.path, s.up_axis, job.rotation, colored=True)
+        photos = _photos(s.look_backgrounds) if s.look_backgrounds else None
+        images, look = render_look(renderer, s.look, vn, f, look_rng(s.look_seed, job.object_id), colors, photos)
+        images, depth = renderer.to_channels(images), None
     views = []
     for i, img in enumerate(images):
         rel = _view_rel(job, i)
@@ -220,6 +231,8 @@ def render_library(source, out, settings, workers: int = 1, shard: tuple[int, in
 
     out = Path(out)
     i, n = shard
+    if settings.look not in look_names():
+        raise DataError(f"look must be one of {', '.join(look_names())}, got {settings.look!r}")
     if not (n >= 1 and 0 <= i < n):
         raise DataError(f"bad shard {i}/{n}: use i/n with 0 <= i < n")
     ensure_writable_dir(out)

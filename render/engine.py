@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rotationnet.core.views import ViewRig, camera_matrices, get_rig
+from rotationnet.core.views import ViewRig, camera_matrices, camera_up_vectors, get_rig
 
 __all__ = ["RenderSettings", "Renderer", "probe_gpu", "ENGINES", "engine_names", "BACKGROUNDS", "encode_depth"]
 
@@ -53,6 +53,7 @@ def engine_names() -> tuple[str, ...]:
     return tuple(ENGINES)
 
 _CHUNK = 64  # views per instanced draw (uniform buffer of 64 matrices + eyes)
+_ATLAS_PX = 2048  # the offscreen atlas's largest side
 BACKGROUNDS = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), "transparent": None}
 
 
@@ -103,10 +104,7 @@ class RenderSettings:
             raise ValueError(f"denoiser must be none, oidn or oidn-fast, got {self.denoiser!r}")
         if not 1 <= self.supersample <= 4 or self.samples < 1:
             raise ValueError("supersample must be 1..4 and samples >= 1")
-        from .looks import look_names
-
-        if self.look not in look_names():
-            raise ValueError(f"look must be one of {look_names()}, got {self.look!r}")
+        # the look's name is checked where looks are drawn (render.bulk, render.looks)
         if self.look != "plain" and self.engine != "fast":
             raise ValueError(f"the {self.look} look needs the fast engine, got {self.engine!r}")
         if self.look != "plain" and self.depth:
@@ -224,13 +222,16 @@ def _perspective(fov: float, near: float, far: float) -> np.ndarray:
 
 
 class Renderer:
-    """Renders meshes (already normalised into the unit sphere) from every
-    camera of the rig, in rig order, with Blender in this process.
+    """Renders meshes (already normalised into the unit sphere) with Blender in
+    this process: from every camera of the settings' rig, in rig order, or from
+    any cameras given with the call (any number; the fast engine draws them in
+    chunks of up to 64 views into one offscreen atlas).
 
     Example::
 
         r = Renderer(RenderSettings(rig="ring12", size=224))
         images, depth = r.render(vertices, faces)   # (V, H, W, C) uint8, (V, H, W) float32 | None
+        images, _ = r.render(vertices, faces, cameras=dirs, up=ups)   # (N, H, W, C): any N cameras
     """
 
     def __init__(self, settings: RenderSettings | None = None):
@@ -240,75 +241,48 @@ class Renderer:
         import bpy  # noqa: F401  (only here: the rest of the package stays Blender-free)
 
         self._scratch = Path(tempfile.mkdtemp(prefix="rotationnet-render-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
-        self._mats = camera_matrices(self.rig.cameras, self.rig.up)
         self._gpu = None
         self._scene_ready = False
         self._mesh_obj = None
 
     # -- public ---------------------------------------------------------------
-    def render(self, vertices: np.ndarray, faces: np.ndarray,
-               colors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """Render one mesh.
+    def render(self, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None = None,
+               cameras: np.ndarray | None = None, up: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Render one mesh from the rig's cameras or from ``cameras``.
 
         Args:
             vertices: (n, 3) inside the unit sphere; faces: (m, 3) int.
             colors: optional (n, 3) per-vertex colours in 0..1 (the fast engine;
                 default: ``settings.object_color`` everywhere).
+            cameras: optional (N, 3) unit directions from the origin towards N
+                cameras (any N ≥ 1), instead of the rig's; ``up``: their (N, 3) up
+                vectors (default: world +Z projected, :func:`camera_up_vectors`).
         Returns:
-            images (V, S, S, C) uint8 with C = settings.channels, and linear
-            depth (V, S, S) float32 (inf = background) when settings.depth.
+            images (V or N, S, S, C) uint8 with C = settings.channels, and linear
+            depth (V or N, S, S) float32 (inf = background) when settings.depth.
         """
         s = self.settings
         v = np.ascontiguousarray(vertices, dtype=np.float32)
         f = np.ascontiguousarray(faces, dtype=np.int32)
+        cams, ups = self._cameras(cameras, up)
         depth = None
         if s.engine == "fast" or s.depth:
-            rgba, depth = self._render_gpu(v, f, want_depth=s.depth, colors=colors if s.engine == "fast" else None)
+            rgba, depth = self._render_gpu(v, f, cams, ups, want_depth=s.depth,
+                                           colors=colors if s.engine == "fast" else None)
         if s.engine != "fast":
-            rgba = self._render_engine(v, f)
-            rgba = self._composite(rgba)
-        return self._to_channels(rgba), depth
-
-    def _load(self, path, rotation, colored: bool):
-        """Load and normalise a mesh file (optionally rotated, 3×3): (vertices,
-        faces, own colours or None, normalisation record).  Raises MeshError naming the file."""
-        from .meshes import MeshError, load_mesh, load_mesh_colored, normalize
-
-        if colored:
-            v, f, colors = load_mesh_colored(path, self.settings.up_axis)
-        else:
-            (v, f), colors = load_mesh(path, self.settings.up_axis), None
-        try:
-            vn, norm = normalize(v, f)
-        except MeshError as e:
-            raise MeshError(f"{path}: {e}") from None
-        if rotation is not None:
-            r = np.asarray(rotation, dtype=np.float32)
-            vn = vn @ r.T
-            norm["rotation"] = r.astype(float).round(9).tolist()
-        return vn, f, colors, norm
+            rgba = self._composite(self._render_engine(v, f, cams, ups))
+        return self.to_channels(rgba), depth
 
     def render_file(self, path, rotation=None) -> tuple[np.ndarray, np.ndarray | None, dict]:
-        """Load, normalise (and optionally rotate, 3×3) and render a mesh file.
-        Returns (images, depth, normalisation {"center", "scale"[, "rotation"]}).
-        Raises MeshError for a bad mesh."""
-        vn, f, _, norm = self._load(path, rotation, colored=False)
+        """Load, normalise (and optionally rotate, 3×3) and render a mesh file
+        from the rig's cameras.  Returns (images, depth, normalisation
+        {"center", "scale"[, "rotation"]}).  Raises MeshError for a bad mesh."""
+        from .meshes import load_normalized
+
+        vn, f, _, norm = load_normalized(path, self.settings.up_axis, rotation)
         images, depth = self.render(vn, f)
         return images, depth, norm
-
-    def render_file_look(self, path, object_id: str, rotation=None) -> tuple[np.ndarray, None, dict, dict]:
-        """:meth:`render_file` in the settings' look (:mod:`render.looks`), seeded by
-        (``look_seed``, ``object_id``) and with the mesh's own colours where it has
-        them.  Returns (images, None, normalisation, the look's drawn parameters)."""
-        from .looks import look_rng, photo_backgrounds, render_look
-
-        s = self.settings
-        vn, f, colors, norm = self._load(path, rotation, colored=True)
-        if s.look_backgrounds and getattr(self, "_photos", None) is None:
-            self._photos = photo_backgrounds(s.look_backgrounds)
-        images, params = render_look(self, s.look, vn, f, look_rng(s.look_seed, object_id), colors,
-                                     getattr(self, "_photos", None))
-        return self._to_channels(images), None, norm, params
 
     def close(self) -> None:
         import shutil
@@ -347,8 +321,8 @@ class Renderer:
         out = rgba[..., :3] * a + np.asarray(bg, np.float32) * 255.0 * (1.0 - a)
         return np.round(out).astype(np.uint8)
 
-    def _to_channels(self, img: np.ndarray) -> np.ndarray:
-        """RGB or RGBA uint8 → the settings' channels (gray: luminance)."""
+    def to_channels(self, img: np.ndarray) -> np.ndarray:
+        """RGB or RGBA uint8 images → the settings' channels (gray: luminance)."""
         if self.settings.color == "gray":
             rgb = img[..., :3]
             if np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]):
@@ -377,8 +351,10 @@ class Renderer:
         bpy.ops.render.render(write_still=True, scene=scene.name)
 
     def _gpu_state(self) -> dict:
-        """Shader and an atlas offscreen holding all V views side by side, so a
-        mesh costs one clear and one read-back (llvmpipe rasterises at read)."""
+        """Shader and an atlas offscreen holding up to 64 views side by side (as
+        many tiles as fit in 2048² pixels), so a chunk of views costs one clear,
+        one instanced draw and one read-back of the tiles it used (llvmpipe
+        rasterises at read)."""
         if self._gpu is not None:
             return self._gpu
         import gpu
@@ -436,30 +412,31 @@ class Renderer:
         s = self.settings
         k = s.supersample if s.engine == "fast" else 1
         tile = s.size * k
-        nv = self.rig.num_views
-        cols = math.ceil(math.sqrt(nv))
-        rows = math.ceil(nv / cols)
+        cap = max(1, min(_CHUNK, (_ATLAS_PX // tile) ** 2))
+        cols = math.ceil(math.sqrt(cap))
+        rows = math.ceil(cap / cols)
         w, h = cols * tile, rows * tile
         off = gpu.types.GPUOffScreen(w, h, format="RGBA8")
         near, far = max(s.distance - 1.5, 0.01), s.distance + 1.5
         proj = _perspective(s.fov, near, far)
         self._gpu = {"shader": shader, "offscreen": off, "tile": tile, "k": k, "cols": cols, "rows": rows,
-                     "w": w, "h": h, "buf": gpu.types.Buffer("UBYTE", w * h * 4),
+                     "cap": cap, "w": w, "h": h, "buf": gpu.types.Buffer("UBYTE", w * h * 4),
                      "dbuf": gpu.types.Buffer("FLOAT", w * h), "proj": proj, "near": near, "far": far}
-        self._gpu["ubos"] = self._view_ubos(self._mats, self.rig.cameras)
+        self._gpu["rig_ubos"] = self._view_ubos(self.rig.cameras, self.rig.up)
         return self._gpu
 
-    def _view_ubos(self, mats: np.ndarray, cameras: np.ndarray) -> list:
-        """Uniform buffers (chunks of _CHUNK views) of the cameras' view-projection
-        matrices and eye positions."""
+    def _view_ubos(self, cameras: np.ndarray, up: np.ndarray) -> list:
+        """Per chunk of the atlas's capacity: (first view, count, uniform buffer
+        of the cameras' view-projection matrices and eye positions)."""
         import gpu
 
-        s, proj, nv = self.settings, self._gpu["proj"], len(cameras)
+        s, proj, cap, nv = self.settings, self._gpu["proj"], self._gpu["cap"], len(cameras)
+        mats = camera_matrices(cameras, up)
         ubos = []
-        for start in range(0, nv, _CHUNK):
+        for start in range(0, nv, cap):
             mvp = np.zeros((_CHUNK, 4, 4))
             eye = np.zeros((_CHUNK, 4))
-            for j, i in enumerate(range(start, min(start + _CHUNK, nv))):
+            for j, i in enumerate(range(start, min(start + cap, nv))):
                 e = cameras[i] * s.distance
                 r = mats[i]
                 view = np.eye(4)
@@ -469,52 +446,31 @@ class Renderer:
                 eye[j, :3] = e
             # std140: column-major matrices, then vec4s
             data = np.concatenate([mvp.transpose(0, 2, 1).reshape(-1), eye.reshape(-1)]).astype(np.float32)
-            ubos.append((start, min(_CHUNK, nv - start), gpu.types.GPUUniformBuf(gpu.types.Buffer("FLOAT", data.size, data.tolist()))))
+            ubos.append((start, min(cap, nv - start),
+                         gpu.types.GPUUniformBuf(gpu.types.Buffer("FLOAT", data.size, data.tolist()))))
         return ubos
 
-    def render_cameras(self, vertices: np.ndarray, faces: np.ndarray, cameras: np.ndarray,
-                       up: np.ndarray, colors: np.ndarray | None = None) -> np.ndarray:
-        """Render a mesh from arbitrary cameras (fast engine), e.g. to refine a pose.
-
-        Args:
-            vertices: (n, 3) inside the unit sphere; faces: (m, 3) int.
-            cameras: (N, 3) unit directions towards the cameras, N ≤ the rig's V;
-            up: (N, 3) their up vectors.
-            colors: optional (n, 3) per-vertex colours in 0..1.
-        Returns:
-            images (N, S, S, C) uint8 as :meth:`render` gives them.
-        Raises:
-            ValueError: another engine, or more cameras than the rig holds.
-        """
-        if self.settings.engine != "fast":
-            raise ValueError("render_cameras needs the fast engine")
-        rgba, _ = self._at_cameras("render_cameras", cameras, up, np.ascontiguousarray(vertices, dtype=np.float32),
-                                   np.ascontiguousarray(faces, dtype=np.int32), want_depth=False, colors=colors)
-        return self._to_channels(rgba)
-
-    def _at_cameras(self, who: str, cameras, up, v, f, **kw):
-        """:meth:`_render_gpu` from N ≤ V given cameras instead of the rig's
-        (the rig's view buffers are put back afterwards); outputs cut to N."""
+    def _cameras(self, cameras, up) -> tuple[np.ndarray, np.ndarray]:
+        """(N, 3) unit camera directions and up vectors: the given ones, or the rig's."""
+        if cameras is None:
+            return self.rig.cameras, self.rig.up
         cams = np.asarray(cameras, dtype=np.float64).reshape(-1, 3)
-        if not 1 <= len(cams) <= self.rig.num_views:
-            raise ValueError(f"{who}: 1..{self.rig.num_views} cameras (the rig's size), got {len(cams)}")
-        st = self._gpu_state()
-        mats = camera_matrices(cams, np.asarray(up, dtype=np.float64).reshape(-1, 3))
-        rig_ubos = st["ubos"]
-        st["ubos"] = self._view_ubos(mats, cams / np.linalg.norm(cams, axis=1, keepdims=True))
-        try:
-            rgba, d = self._render_gpu(v, f, **kw)
-        finally:
-            st["ubos"] = rig_ubos
-        return rgba[: len(cams)], None if d is None else d[: len(cams)]
+        if len(cams) == 0 or not np.all(np.isfinite(cams)) or np.any(np.linalg.norm(cams, axis=1) < 1e-9):
+            raise ValueError(f"cameras must be a non-empty (N, 3) array of finite, non-zero directions, "
+                             f"got shape {np.shape(cameras)}")
+        cams = cams / np.linalg.norm(cams, axis=1, keepdims=True)
+        ups = camera_up_vectors(cams) if up is None else np.asarray(up, dtype=np.float64).reshape(-1, 3)
+        if ups.shape != cams.shape:
+            raise ValueError(f"up must be (N, 3) like cameras {cams.shape}, got {ups.shape}")
+        return cams, ups
 
-    def _tiles(self, atlas: np.ndarray) -> np.ndarray:
-        """(rows·T, cols·T, ...) bottom-up atlas → (V, T, T, ...) top-down tiles."""
-        st = self._gpu
-        t, cols, rows = st["tile"], st["cols"], st["rows"]
+    def _tiles(self, atlas: np.ndarray, n: int) -> np.ndarray:
+        """(rows·T, c·T, ...) bottom-up block of the atlas → its first ``n`` (n, T, T, ...) top-down tiles."""
+        t = self._gpu["tile"]
+        rows, cols = atlas.shape[0] // t, atlas.shape[1] // t
         a = atlas[::-1]  # OpenGL rows start at the bottom
         a = a.reshape(rows, t, cols, t, *a.shape[2:]).swapaxes(1, 2).reshape(rows * cols, t, t, *a.shape[2:])
-        return a[: self.rig.num_views]
+        return a[:n]
 
     def render_layers(self, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None = None,
                       light: dict | None = None, normals: bool = False, depth: bool = False,
@@ -532,8 +488,8 @@ class Renderer:
                 (world frame); default: the plain look's 0.2 + 0.8 headlight.
             normals: RGB = (n + 1) / 2 of the face normal turned towards the camera.
             depth: also return linear depth (V, S, S) float32 (inf = background).
-            cameras, up: optional (N, 3) directions towards N ≤ V cameras and their
-                up vectors, instead of the rig's (as :meth:`render_cameras`).
+            cameras, up: optional (N, 3) directions towards any N cameras and their
+                up vectors, instead of the rig's (as :meth:`render`).
         Returns:
             rgba (V or N, S, S, 4) uint8 and depth or None.
         """
@@ -541,17 +497,21 @@ class Renderer:
             raise ValueError("render_layers needs the fast engine")
         v = np.ascontiguousarray(vertices, dtype=np.float32)
         f = np.ascontiguousarray(faces, dtype=np.int32)
-        if cameras is None:
-            return self._render_gpu(v, f, want_depth=depth, colors=colors, light=light, normals=normals, alpha=True)
-        return self._at_cameras("render_layers", cameras, up, v, f, want_depth=depth, colors=colors, light=light,
-                                normals=normals, alpha=True)
+        cams, ups = self._cameras(cameras, up)
+        return self._render_gpu(v, f, cams, ups, want_depth=depth, colors=colors, light=light, normals=normals,
+                                alpha=True)
 
-    def _render_gpu(self, v: np.ndarray, f: np.ndarray, want_depth: bool, colors: np.ndarray | None = None,
-                    light: dict | None = None, normals: bool = False, alpha: bool = False):
+    def _render_gpu(self, v: np.ndarray, f: np.ndarray, cams: np.ndarray, ups: np.ndarray, want_depth: bool,
+                    colors: np.ndarray | None = None, light: dict | None = None, normals: bool = False,
+                    alpha: bool = False):
+        """The fast engine: (N, S, S, 3 or 4) uint8 and depth (N, S, S) or None,
+        drawn chunk by chunk of the atlas's capacity; the mesh is uploaded once."""
         import gpu
         from gpu_extras.batch import batch_for_shader
 
         st = self._gpu_state()
+        is_rig = cams is self.rig.cameras
+        ubos = st["rig_ubos"] if is_rig else self._view_ubos(cams, ups)
         s = self.settings
         shader, off, k = st["shader"], st["offscreen"], st["k"]
         if colors is None:
@@ -561,7 +521,6 @@ class Renderer:
             raise ValueError(f"colors must be (n, 3) like the vertices {v.shape}, got {col.shape}")
         batch = batch_for_shader(shader, "TRIS", {"pos": v, "col": col}, indices=f)
         near, far = st["near"], st["far"]
-        nv = self.rig.num_views
         bg = None if alpha else BACKGROUNDS[s.background]
         lt = light or {}
         shading = (float(lt.get("ambient", 0.2)), float(lt.get("headlight", 0.8)), float(lt.get("strength", 0.0)),
@@ -569,45 +528,53 @@ class Renderer:
         ldir = np.asarray(lt.get("direction", (0.0, 0.0, 1.0)), np.float64)
         ldir = ldir / max(np.linalg.norm(ldir), 1e-9)
         lcol = tuple(float(c) for c in lt.get("color", (1.0, 1.0, 1.0)))
-        with off.bind():
-            fb = gpu.state.active_framebuffer_get()
-            # clearing to the background colour composites for free (binary coverage)
-            fb.clear(color=(*(bg if bg is not None else (0.0, 0.0, 0.0)), 0.0), depth=1.0)
-            gpu.state.depth_test_set("LESS_EQUAL")
-            gpu.state.depth_mask_set(True)
-            gpu.state.face_culling_set("NONE")
-            gpu.state.viewport_set(0, 0, st["w"], st["h"])
-            shader.bind()
-            shader.uniform_int("cols", st["cols"])
-            shader.uniform_int("rows", st["rows"])
-            shader.uniform_float("shading", shading)
-            shader.uniform_float("lightdir", (*ldir.tolist(), 0.0))
-            shader.uniform_float("lightcol", (*lcol, 0.0))
-            for start, count, ubo in st["ubos"]:
-                shader.uniform_int("base", start)
+        ch = 4 if bg is None else 3  # opaque background: alpha is not needed
+        t, cols = st["tile"], st["cols"]
+        rgba_out, depth_out = [], []
+        for start, count, ubo in ubos:
+            rows_used = math.ceil(count / cols)
+            cols_used = min(count, cols)
+            rw, rh, ry = cols_used * t, rows_used * t, st["h"] - rows_used * t  # the used tiles: top-left block
+            with off.bind():
+                fb = gpu.state.active_framebuffer_get()
+                # clearing to the background colour composites for free (binary coverage)
+                fb.clear(color=(*(bg if bg is not None else (0.0, 0.0, 0.0)), 0.0), depth=1.0)
+                gpu.state.depth_test_set("LESS_EQUAL")
+                gpu.state.depth_mask_set(True)
+                gpu.state.face_culling_set("NONE")
+                gpu.state.viewport_set(0, 0, st["w"], st["h"])
+                shader.bind()
+                shader.uniform_int("cols", cols)
+                shader.uniform_int("rows", st["rows"])
+                shader.uniform_float("shading", shading)
+                shader.uniform_float("lightdir", (*ldir.tolist(), 0.0))
+                shader.uniform_float("lightcol", (*lcol, 0.0))
+                shader.uniform_int("base", 0)
                 shader.uniform_block("rnviews", ubo)
                 batch.draw_instanced(shader, instance_start=0, instance_count=count)
-            ch = 4 if bg is None else 3  # opaque background: alpha is not needed
-            fb.read_color(0, 0, st["w"], st["h"], ch, 0, "UBYTE", data=st["buf"])
-            depth = None
+                fb.read_color(0, ry, rw, rh, ch, 0, "UBYTE", data=st["buf"])
+                if want_depth:
+                    fb.read_depth(0, ry, rw, rh, data=st["dbuf"])
+                gpu.state.depth_mask_set(False)
+                gpu.state.depth_test_set("NONE")
+            flat = np.asarray(st["buf"], dtype=np.uint8)[: rh * rw * ch]
+            rgba = self._tiles(flat.reshape(rh, rw, ch), count)
+            if k > 1:
+                m = rgba.reshape(count, s.size, k, s.size, k, ch).mean(axis=(2, 4))
+                if bg is None:  # the average is premultiplied by coverage: undo that
+                    m[..., :3] *= 255.0 / np.maximum(m[..., 3:], 1e-6)
+                rgba = np.clip(np.round(m), 0, 255).astype(np.uint8)
+            rgba_out.append(rgba)
             if want_depth:
-                fb.read_depth(0, 0, st["w"], st["h"], data=st["dbuf"])
-                zb = self._tiles(np.asarray(st["dbuf"], dtype=np.float32).reshape(st["h"], st["w"]))
+                zb = self._tiles(np.asarray(st["dbuf"], dtype=np.float32)[: rh * rw].reshape(rh, rw), count)
                 if k > 1:
                     zb = zb[:, ::k, ::k]
                 ndc = zb * 2.0 - 1.0
                 depth = (2.0 * near * far) / (far + near - ndc * (far - near))
                 depth[zb >= 1.0] = np.inf
-                depth = depth.astype(np.float32)
-            gpu.state.depth_mask_set(False)
-            gpu.state.depth_test_set("NONE")
-        flat = np.asarray(st["buf"], dtype=np.uint8)[: st["h"] * st["w"] * ch]
-        rgba = self._tiles(flat.reshape(st["h"], st["w"], ch))
-        if k > 1:
-            m = rgba.reshape(nv, s.size, k, s.size, k, ch).mean(axis=(2, 4))
-            if bg is None:  # the average is premultiplied by coverage: undo that
-                m[..., :3] *= 255.0 / np.maximum(m[..., 3:], 1e-6)
-            rgba = np.clip(np.round(m), 0, 255).astype(np.uint8)
+                depth_out.append(depth.astype(np.float32))
+        rgba = rgba_out[0] if len(rgba_out) == 1 else np.concatenate(rgba_out)
+        depth = (depth_out[0] if len(depth_out) == 1 else np.concatenate(depth_out)) if want_depth else None
         return rgba, depth
 
 
@@ -691,7 +658,7 @@ class Renderer:
         self._scene.collection.objects.link(obj)
         self._mesh_obj = obj
 
-    def _render_engine(self, v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    def _render_engine(self, v: np.ndarray, f: np.ndarray, cams: np.ndarray, ups: np.ndarray) -> np.ndarray:
         import bpy
         from mathutils import Matrix
         from PIL import Image
@@ -701,13 +668,14 @@ class Renderer:
         self._replace_mesh(v, f)
         s = self.settings
         scene = self._scene
-        out = np.empty((self.rig.num_views, s.size, s.size, 4), np.uint8)
+        out = np.empty((len(cams), s.size, s.size, 4), np.uint8)
         path = self._scratch / "view.png"
         scene.render.filepath = str(path)
-        for i in range(self.rig.num_views):
+        mats = camera_matrices(cams, ups)
+        for i in range(len(cams)):
             m = np.eye(4)
-            m[:3, :3] = self._mats[i]
-            m[:3, 3] = self.rig.cameras[i] * s.distance
+            m[:3, :3] = mats[i]
+            m[:3, 3] = cams[i] * s.distance
             self._camera.matrix_world = Matrix(m.tolist())
             bpy.ops.render.render(write_still=True, scene=scene.name)
             with Image.open(path) as im:

@@ -263,6 +263,27 @@ def normalize(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, dict
     return out, {"center": [float(c) for c in center], "scale": scale}
 
 
+def load_normalized(path, up_axis: str = "Z", rotation=None, colored: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, dict]:
+    """Load a mesh file, normalise it into the unit sphere (:func:`normalize`)
+    and optionally rotate it (3×3).  Returns (float32 vertices, faces, the
+    mesh's own colours or None (only with ``colored``), the normalisation record
+    {"center", "scale"[, "rotation"]}).  Raises MeshError naming the file."""
+    if colored:
+        v, f, colors = load_mesh_colored(path, up_axis)
+    else:
+        (v, f), colors = load_mesh(path, up_axis), None
+    try:
+        vn, norm = normalize(v, f)
+    except MeshError as e:
+        raise MeshError(f"{path}: {e}") from None
+    if rotation is not None:
+        r = np.asarray(rotation, dtype=np.float32)
+        vn = vn @ r.T
+        norm["rotation"] = r.astype(float).round(9).tolist()
+    return vn, f, colors, norm
+
+
 def rotated_copies(jobs: list[MeshJob], copies: int, upright: bool, seed: int = 0) -> list[MeshJob]:
     """For every training mesh, ``copies`` extra jobs that render the object
     turned by a random rotation (about +Z for upright rigs, any rotation

@@ -202,9 +202,4 @@ class AssetIndex:
         """The asset seen from free cameras (N ≤ 16 at a time): (N, S, S, 4)
         RGBA (``views``) or (N, S, S, 3) on white (``thumbs``)."""
         e = self.entries[asset_id]
-        r = self.renderer(kind)
-        out = []
-        for i in range(0, len(directions), r.rig.num_views):
-            out.append(r.render_cameras(e["vertices"], e["faces"], directions[i:i + r.rig.num_views],
-                                        ups[i:i + r.rig.num_views], e.get("colors")))
-        return np.concatenate(out)
+        return self.renderer(kind).render(e["vertices"], e["faces"], e.get("colors"), cameras=directions, up=ups)[0]

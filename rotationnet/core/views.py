@@ -39,6 +39,13 @@ __all__ = [
     "rotation_between_views",
     "geodesic_deg",
     "matrix_to_quaternion",
+    "quaternion_to_matrix",
+    "direction",
+    "azimuth_elevation",
+    "angle_deg",
+    "rolled_up",
+    "turn_camera",
+    "world_to_camera",
 ]
 
 _TOL = 1e-6
@@ -78,10 +85,7 @@ class ViewRig:
 
     def azimuth_elevation_deg(self) -> np.ndarray:
         """(V, 2) azimuth (counter-clockwise from +X) and elevation in degrees."""
-        c = self.cameras
-        az = np.degrees(np.arctan2(c[:, 1], c[:, 0])) % 360.0
-        el = np.degrees(np.arcsin(np.clip(c[:, 2], -1.0, 1.0)))
-        return np.stack([az, el], axis=1)
+        return azimuth_elevation(self.cameras)
 
     def view_angles_deg(self) -> np.ndarray:
         """(V, V) angle in degrees between every two camera directions."""
@@ -221,6 +225,86 @@ def matrix_to_quaternion(r: np.ndarray) -> np.ndarray:
     return out.reshape(r.shape[:-2] + (4,))
 
 
+def direction(azimuth_deg, elevation_deg) -> np.ndarray:
+    """Unit vectors towards cameras at ``azimuth_deg`` (counter-clockwise from
+    +X) and ``elevation_deg`` (from the XY plane); the arguments broadcast,
+    (...) → (..., 3)."""
+    az, el = np.broadcast_arrays(np.radians(np.asarray(azimuth_deg, dtype=np.float64)),
+                                 np.radians(np.asarray(elevation_deg, dtype=np.float64)))
+    return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], axis=-1)
+
+
+def azimuth_elevation(directions: np.ndarray) -> np.ndarray:
+    """(..., 3) directions → (..., 2) azimuth in [0, 360) and elevation in
+    [-90, 90] degrees (the inverse of :func:`direction`)."""
+    c = _unit(np.asarray(directions, dtype=np.float64))
+    az = np.degrees(np.arctan2(c[..., 1], c[..., 0])) % 360.0
+    el = np.degrees(np.arcsin(np.clip(c[..., 2], -1.0, 1.0)))
+    return np.stack([az, el], axis=-1)
+
+
+def angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Angle in degrees between vectors (..., 3) and (..., 3) (broadcast)."""
+    a, b = _unit(np.asarray(a, dtype=np.float64)), _unit(np.asarray(b, dtype=np.float64))
+    return np.degrees(np.arccos(np.clip(np.sum(a * b, axis=-1), -1.0, 1.0)))
+
+
+def rolled_up(directions: np.ndarray, roll_deg) -> np.ndarray:
+    """Up vectors of cameras at ``directions`` (..., 3) turned by ``roll_deg``
+    about their viewing axis from the upright one (:func:`camera_up_vectors`);
+    positive ``roll_deg`` turns the picture's content counter-clockwise."""
+    c = np.asarray(directions, dtype=np.float64)
+    u = camera_up_vectors(c)
+    x = np.cross(u, c)
+    r = np.radians(np.asarray(roll_deg, dtype=np.float64))[..., None]
+    return np.cos(r) * u + np.sin(r) * x
+
+
+def turn_camera(directions: np.ndarray, up: np.ndarray, d_az, d_el, d_roll) -> tuple[np.ndarray, np.ndarray]:
+    """Cameras moved by angles (degrees) in their own frames: ``d_az`` towards
+    their right, ``d_el`` upwards, then ``d_roll`` turning the camera
+    counter-clockwise about its viewing axis (the picture's content turns
+    clockwise: ``turn_camera(c, u, 0, 0, r)`` has the up vector of
+    ``rolled_up(c, -r)`` for an upright ``u``).
+
+    Args:
+        directions, up: (..., 3) the cameras; d_az, d_el, d_roll: scalars or
+            arrays broadcasting with ``directions[..., 0]``.
+    Returns:
+        (directions, up) of the moved cameras, (..., 3) each.
+    """
+    m = camera_matrices(directions, up)  # columns x, y, z = direction
+    a, e, r = (np.radians(np.asarray(v, dtype=np.float64)) for v in (d_az, d_el, d_roll))
+    a, e, r = np.broadcast_arrays(a, e, r, m[..., 0, 0])[:3]
+    o, z = np.ones_like(a), np.zeros_like(a)
+    ca, sa, ce, se, cr, sr = np.cos(a), np.sin(a), np.cos(e), np.sin(e), np.cos(r), np.sin(r)
+    # the direction moves towards +x by a, then towards +y by e (up follows); then the roll about it
+    rot_y = np.stack([np.stack([ca, z, sa], -1), np.stack([z, o, z], -1), np.stack([-sa, z, ca], -1)], -2)
+    rot_x = np.stack([np.stack([o, z, z], -1), np.stack([z, ce, se], -1), np.stack([z, -se, ce], -1)], -2)
+    rot_z = np.stack([np.stack([cr, -sr, z], -1), np.stack([sr, cr, z], -1), np.stack([z, z, o], -1)], -2)
+    n = m @ rot_y @ rot_x @ rot_z
+    return n[..., :, 2], n[..., :, 1]
+
+
+def world_to_camera(directions: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """Rotations (..., 3, 3) from the object's frame to the frames of cameras at
+    ``directions`` with ``up`` (Blender camera: -Z forward, +Y up): the
+    transpose of :func:`camera_matrices`."""
+    return np.swapaxes(camera_matrices(directions, up), -1, -2)
+
+
+def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
+    """Quaternions (..., 4) as (w, x, y, z), normalised here, to rotation
+    matrices (..., 3, 3); the inverse of :func:`matrix_to_quaternion`."""
+    q = _unit(np.asarray(q, dtype=np.float64))
+    w, x, y, z = (q[..., i] for i in range(4))
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+    ], -2)
+
+
 # ----------------------------------------------------------------------------
 # candidate derivation
 # ----------------------------------------------------------------------------
@@ -304,9 +388,7 @@ def from_cameras(cameras, upright: bool = True, spec: str = "custom", up=None) -
 
 
 def _ring_cameras(n: int, elevation_deg: float, azimuth_offset_deg: float = 0.0) -> np.ndarray:
-    az = np.radians(azimuth_offset_deg + 360.0 * np.arange(n) / n)
-    el = math.radians(elevation_deg)
-    return np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.full(n, math.sin(el))], axis=1)
+    return direction(azimuth_offset_deg + 360.0 * np.arange(n) / n, elevation_deg)
 
 
 def ring(n: int = 12, elevation_deg: float = 30.0) -> ViewRig:

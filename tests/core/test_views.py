@@ -131,3 +131,58 @@ def test_quaternion_and_rotation_helpers():
 def test_views_import_without_torch():
     code = "import sys, rotationnet.core.views, rotationnet.core.manifest; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_direction_and_angles_are_inverse():
+    rng = np.random.default_rng(0)
+    az, el = rng.uniform(0, 360, 50), rng.uniform(-89, 89, 50)
+    d = views.direction(az, el)
+    np.testing.assert_allclose(np.linalg.norm(d, axis=1), 1.0, atol=1e-12)
+    ae = views.azimuth_elevation(d)
+    np.testing.assert_allclose(ae[:, 0], az, atol=1e-9)
+    np.testing.assert_allclose(ae[:, 1], el, atol=1e-9)
+    np.testing.assert_allclose(views.direction(90.0, 0.0), [0.0, 1.0, 0.0], atol=1e-12)
+    assert views.angle_deg([1, 0, 0], [0, 2, 0]) == pytest.approx(90.0)
+
+
+def test_quaternions_round_trip_and_match_blender_order():
+    rng = np.random.default_rng(1)
+    q = rng.normal(size=(20, 4))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    q[q[:, 0] < 0] *= -1
+    m = views.quaternion_to_matrix(q)
+    np.testing.assert_allclose(m @ np.swapaxes(m, 1, 2), np.broadcast_to(np.eye(3), m.shape), atol=1e-12)
+    np.testing.assert_allclose(views.matrix_to_quaternion(m), q, atol=1e-9)
+    # 90° about +Z: (w, x, y, z) = (cos 45°, 0, 0, sin 45°) takes +X to +Y
+    r = views.quaternion_to_matrix([math.cos(math.pi / 4), 0, 0, math.sin(math.pi / 4)])
+    np.testing.assert_allclose(r @ [1, 0, 0], [0, 1, 0], atol=1e-12)
+
+
+def test_turn_camera_moves_right_up_and_rolls():
+    c = views.direction(0.0, 0.0)  # on +X, looking at the origin
+    u = views.camera_up_vectors(c)
+    right = np.cross(u, c)
+    d2, u2 = views.turn_camera(c, u, 10.0, 0.0, 0.0)
+    assert views.angle_deg(c, d2) == pytest.approx(10.0) and d2 @ right > 0  # towards its right
+    np.testing.assert_allclose(u2, u, atol=1e-12)  # a pure turn to the right keeps the up vector
+    d3, u3 = views.turn_camera(c, u, 0.0, 20.0, 0.0)
+    assert views.azimuth_elevation(d3)[1] == pytest.approx(20.0)  # upwards
+    d4, u4 = views.turn_camera(c, u, 0.0, 0.0, 30.0)
+    np.testing.assert_allclose(d4, c, atol=1e-12)
+    # turning the camera counter-clockwise turns the picture's content clockwise
+    np.testing.assert_allclose(u4, views.rolled_up(c, -30.0), atol=1e-12)
+    # batched: the same as one by one
+    cs = views.direction([0.0, 100.0, 200.0], [10.0, 40.0, -20.0])
+    us = views.rolled_up(cs, [0.0, 10.0, -5.0])
+    db, ub = views.turn_camera(cs, us, [1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0])
+    for i in range(3):
+        di, ui = views.turn_camera(cs[i], us[i], i + 1.0, i + 4.0, i + 7.0)
+        np.testing.assert_allclose(db[i], di, atol=1e-12)
+        np.testing.assert_allclose(ub[i], ui, atol=1e-12)
+
+
+def test_world_to_camera_is_blender_camera_convention():
+    c = views.direction(30.0, 20.0)
+    r = views.world_to_camera(c, views.camera_up_vectors(c))
+    np.testing.assert_allclose(r @ c, [0, 0, 1], atol=1e-12)  # towards the camera = camera +Z (it looks along -Z)
+    np.testing.assert_allclose(r @ views.camera_up_vectors(c), [0, 1, 0], atol=1e-12)

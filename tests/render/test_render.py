@@ -367,3 +367,25 @@ def test_blend_material_colour_reaches_the_asset(gpu_ok, tmp_path):
     v, f, c = blend_object_mesh(str(tmp_path / "box.blend"), "RedBox", with_colors=True)
     assert len(v) == 8 and c.shape == (8, 3)
     np.testing.assert_allclose(c, np.tile([0.9, 0.1, 0.1], (8, 1)), atol=1e-5)
+
+
+def test_cameras_per_call_match_the_rig_and_any_number_is_chunked(gpu_ok):
+    """Cameras given with the call draw exactly what the rig's cameras draw, and
+    a call with more views than one atlas holds comes back whole and in order."""
+    from rotationnet.core.views import direction, rolled_up
+
+    v, f = _handed_mesh()
+    with _renderer(rig="ring12", size=48) as r:
+        rig_images, _ = r.render(v, f)
+        given, _ = r.render(v, f, cameras=r.rig.cameras, up=r.rig.up)
+        assert np.array_equal(rig_images, given)
+        rng = np.random.default_rng(0)
+        cams = direction(rng.uniform(0, 360, 150), rng.uniform(-60, 80, 150))
+        ups = rolled_up(cams, rng.uniform(-30, 30, 150))
+        many, _ = r.render(v, f, cameras=cams, up=ups)
+        assert many.shape == (150, 48, 48, 3) and r._gpu["cap"] < 150  # several chunks
+        for i in (0, 63, 64, 149):
+            one, _ = r.render(v, f, cameras=cams[i:i + 1], up=ups[i:i + 1])
+            assert np.array_equal(one[0], many[i])
+        with pytest.raises(ValueError, match="cameras"):
+            r.render(v, f, cameras=np.zeros((2, 3)))
