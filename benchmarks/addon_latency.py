@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -81,19 +80,15 @@ worker.shutdown()
 CATEGORIES = ("chair", "desk_lamp", "mug", "car")  # props whose pose the figure shows
 
 
-def _direction(az, el):
-    az, el = math.radians(az), math.radians(el)
-    return [math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)]
-
-
 def prepare(tmp: Path, quick: bool) -> dict:
     from PIL import Image
 
     from render.bulk import render_library
     from render.engine import Renderer, RenderSettings
     from render.procedural import write_library
+    from render.meshes import load_normalized
     from rotationnet import cli
-    from rotationnet.core.views import from_cameras
+    from rotationnet.core.views import direction
 
     instances, held_out = (6, 1) if quick else (14, 2)
     lib = write_library(tmp / "library", instances=instances, test=held_out, seed=3, categories=CATEGORIES)
@@ -106,9 +101,9 @@ def prepare(tmp: Path, quick: bool) -> dict:
     refs = [("car", 40.0, 20.0), ("chair", 200.0, 35.0), ("mug", 300.0, 25.0)]
     paths = []
     for label, az, el in refs:
-        cams = np.array([_direction(az, el), [0, 0, 1.0], [1.0, 0, 0]])
-        with Renderer(RenderSettings(rig=from_cameras(cams, upright=False), size=224, supersample=2)) as r:
-            images, _, _ = r.render_file(next((lib / label / "test").glob("*.ply")))
+        vn, f, _, _ = load_normalized(next((lib / label / "test").glob("*.ply")))
+        with Renderer(RenderSettings(size=224, supersample=2)) as r:
+            images, _ = r.render(vn, f, cameras=direction(az, el)[None])
         p = tmp / f"ref_{label}.png"
         Image.fromarray(images[0]).save(p)
         paths.append(str(p))
@@ -137,18 +132,14 @@ def figure(prep: dict, shots: list[dict], path: Path) -> None:
     from PIL import Image, ImageDraw
 
     from render.engine import Renderer, RenderSettings
-    from rotationnet.core.views import from_cameras
+    from render.meshes import load_normalized
 
     rows = []
     for ref, shot in zip(prep["refs"], shots):
         res = shot["result"]
-        with np.load(res["asset"]["mesh"]) as z:
-            v, f = z["vertices"], z["faces"]
-        d = np.array(shot["cam_dir"])
-        cams = np.array([d, [0.0, 0.0, 1.0] if abs(d[2]) < 0.9 else [1.0, 0.0, 0.0]])
-        up = np.array([shot["cam_up"], [0.0, 1.0, 0.0] if abs(d[2]) < 0.9 else [0.0, 0.0, 1.0]])
-        with Renderer(RenderSettings(rig=from_cameras(cams, upright=False, up=up), size=224, supersample=2)) as r:
-            placed, _ = r.render(v, f)
+        v, f, _, _ = load_normalized(res["asset"]["source"], res["asset"]["up_axis"])
+        with Renderer(RenderSettings(size=224, supersample=2)) as r:
+            placed, _ = r.render(v, f, cameras=np.array([shot["cam_dir"]]), up=np.array([shot["cam_up"]]))
         a = Image.open(ref).convert("RGB").resize((224, 224))
         b = Image.fromarray(placed[0])
         row = Image.new("RGB", (448 + 12, 224 + 22), (255, 255, 255))

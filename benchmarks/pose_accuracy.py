@@ -202,13 +202,13 @@ def baseline_nearest_of_12(models, queries) -> list[float]:
 
     from render.engine import Renderer, RenderSettings
     from render.meshes import load_mesh, normalize
-    from rotationnet.app.pose import Descriptor
+    from rotationnet.app.descriptor import Descriptor
     from rotationnet.app.segment import foreground, object_crop
     from rotationnet.app.symmetry import symmetric_view_error_deg
     from rotationnet.core.views import get_rig
     from rotationnet.nn.data import load_image
 
-    desc = Descriptor(layer=99)  # the backbone's last feature map, pooled below
+    desc = Descriptor(stride=32)  # the backbone's last stage, pooled below
     rig = get_rig("ring12")
     pooled = {}
     with Renderer(RenderSettings(rig=rig, size=192, background="transparent")) as r:
@@ -219,13 +219,13 @@ def baseline_nearest_of_12(models, queries) -> list[float]:
             crops = [object_crop(im[..., :3], im[..., 3] / 255.0, 96) for im in imgs]
             d = desc(np.stack([c for c, _ in crops]), np.stack([mm for _, mm in crops]))
             pooled[f"{m.label}/{m.path.name}"] = torch.nn.functional.normalize(
-                torch.from_numpy(d["feat"]).float().mean((1, 2)), dim=1).numpy()
+                torch.from_numpy(d.feat).float().mean((1, 2)), dim=1).numpy()
     errs = []
     for q in queries:
         img = load_image(q["path"])
         c, mm = object_crop(img, foreground(img), 96)
         d = desc(c[None], mm[None])
-        f = torch.nn.functional.normalize(torch.from_numpy(d["feat"]).float().mean((1, 2)), dim=1).numpy()[0]
+        f = torch.nn.functional.normalize(torch.from_numpy(d.feat).float().mean((1, 2)), dim=1).numpy()[0]
         best = int(np.argmax(pooled[q["asset"]] @ f))
         errs.append(symmetric_view_error_deg(rig.cameras[best], q["direction"], q["symmetries"]))
     return errs

@@ -17,7 +17,7 @@ from PIL import Image
 import badinput
 from render.meshes import MeshError, load_mesh, normalize
 from rotationnet import cli
-from rotationnet.nn.data import MultiViewDataset, load_dataset, load_image
+from rotationnet.nn.data import load_dataset, load_image
 from rotationnet.core.errors import DataError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import badinput
 from render.meshes import MESH_EXTENSIONS, MeshError, load_mesh, normalize
 from rotationnet.core.errors import DataError
-from rotationnet.core.manifest import Manifest, load_dataset
+from rotationnet.core.manifest import load_dataset
 from rotationnet.core.views import get_rig
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)

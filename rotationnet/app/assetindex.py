@@ -12,7 +12,10 @@ asset's bytes change):
   colour, a .blend material's colour; grey otherwise);
 * its pose templates (:mod:`rotationnet.app.pose`): renders from a view
   sphere and their spatial descriptors from the frozen offline ImageNet
-  backbone.
+  backbone (:mod:`rotationnet.app.descriptor`).
+
+Each asset is an :class:`IndexEntry`: its normalisation and pooled template
+vectors are read when the index loads; its templates and mesh when first used.
 
 Nothing in it depends on a trained model: the cache key is the backbone, the
 template and render settings and the up axis.  Rendering uses
@@ -35,7 +38,7 @@ from rotationnet.core.fileio import atomic_path, sha256_file
 
 log = logging.getLogger("rotationnet.app.assetindex")
 
-__all__ = ["Asset", "list_assets", "AssetIndex"]
+__all__ = ["Asset", "list_assets", "Mesh", "IndexEntry", "AssetIndex"]
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,70 @@ def list_assets(library) -> list[Asset]:
     return assets
 
 
-INDEX_VERSION = 4  # 4: crops at one brightness (segment.normalise_brightness); 3: the asset's own colours; 2: model-independent pose templates; 1: RotationNet rig renders
+INDEX_VERSION = 5  # 5: BatchNorm folded, crops resampled before the float conversion, pooled vectors stored; 4: crops at one brightness (segment.normalise_brightness); 3: the asset's own colours; 2: model-independent pose templates; 1: RotationNet rig renders
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """An asset's mesh in its normalised frame: ``vertices`` (n, 3) float32
+    centred and in the unit sphere, ``faces`` (m, 3) int32, its own ``colors``
+    (n, 3) float32 in 0..1 or None."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    colors: np.ndarray | None
+
+
+class IndexEntry:
+    """One asset of the index.
+
+    Attributes:
+        asset: the library's :class:`Asset` (source file, kind, class).
+        center, scale: the normalisation, ``normalised = (v − center) · scale``
+            for ``v`` in the asset's own frame (the library's up axis applied).
+        pooled: (T, D) float32 its templates' pooled vectors (always loaded:
+            the shortlist reads every asset's).
+        file: the cache file the rest is read from on first use:
+        templates: :class:`rotationnet.app.pose.Templates`;
+        mesh: :class:`Mesh` (for render-and-compare and thumbnails).
+    """
+
+    def __init__(self, asset: Asset, file: Path):
+        self.asset, self.file = asset, Path(file)
+        with np.load(self.file, allow_pickle=False) as z:
+            self.center = np.asarray(z["center"], dtype=np.float64)
+            self.scale = float(z["scale"])
+            self.pooled = np.asarray(z["t_pooled"], dtype=np.float32)
+        self._templates = None
+        self._mesh = None
+
+    @property
+    def templates(self):
+        if self._templates is None:
+            from .pose import Templates
+
+            with np.load(self.file, allow_pickle=False) as z:
+                self._templates = Templates.from_arrays(z)
+        return self._templates
+
+    @property
+    def mesh(self) -> Mesh:
+        if self._mesh is None:
+            with np.load(self.file, allow_pickle=False) as z:
+                self._mesh = Mesh(z["vertices"], z["faces"], z["colors"] if "colors" in z.files else None)
+        return self._mesh
+
+    @staticmethod
+    def write(path: Path, mesh: Mesh, norm: dict, templates) -> None:
+        """Write one asset's cache file atomically."""
+        arrays = {"center": np.asarray(norm["center"]), "scale": np.float64(norm["scale"]),
+                  "vertices": mesh.vertices.astype(np.float32), "faces": mesh.faces.astype(np.int32),
+                  **templates.arrays()}
+        if mesh.colors is not None:
+            arrays["colors"] = mesh.colors.astype(np.float32)
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, **arrays)
 
 
 class AssetIndex:
@@ -86,15 +152,12 @@ class AssetIndex:
 
     Args:
         cache_dir: folder of the per-asset files.
-        descriptor: a :class:`rotationnet.app.pose.Descriptor` (built on first use when None).
+        descriptor: a :class:`rotationnet.app.descriptor.Descriptor` (built on first use when None).
         spec: where the templates are seen from.
         up_axis: the library's up axis ("Z", or "Y" for +Y-up sources), as the renderer's ``--up-axis``.
     """
 
     def __init__(self, cache_dir, descriptor=None, spec=None, up_axis: str = "Z"):
-        from render.engine import RenderSettings
-        from rotationnet.core.views import from_cameras
-
         from .pose import TemplateSpec
 
         self.cache = Path(cache_dir)
@@ -104,26 +167,31 @@ class AssetIndex:
         if self.up_axis not in ("Z", "Y"):
             raise ValueError(f"up_axis must be Z or Y, got {up_axis!r}")
         self._descriptor = descriptor
-        rig = from_cameras(self.spec.directions(), upright=False, spec="custom")
-        self.settings = RenderSettings(rig=rig, size=self.spec.render_size, supersample=self.spec.supersample,
-                                       background="transparent")
-        self.entries: dict[str, dict] = {}
+        self.entries: dict[str, IndexEntry] = {}
         self._renderers: dict[str, object] = {}
 
     @property
     def descriptor(self):
         if self._descriptor is None:
-            from .pose import Descriptor
+            from .descriptor import Descriptor
 
             self._descriptor = Descriptor()
         return self._descriptor
 
+    def _settings(self, kind: str):
+        from render.engine import RenderSettings
+
+        if kind == "thumbs":
+            return RenderSettings(size=160, supersample=2, background="white")
+        return RenderSettings(size=self.spec.render_size, background="transparent")
+
     @property
     def key(self) -> str:
         """Hash of everything besides the asset that decides an entry."""
-        blob = json.dumps({"version": INDEX_VERSION, "render": self.settings.pixel_settings(),
-                           "templates": self.spec.key(), "descriptor": self.descriptor.key(),
-                           "up_axis": self.up_axis}, sort_keys=True).encode()
+        s = self._settings("templates").pixel_settings()
+        s.pop("rig")  # cameras are given with every call (the spec's)
+        blob = json.dumps({"version": INDEX_VERSION, "render": s, "templates": self.spec.key(),
+                           "descriptor": self.descriptor.key(), "up_axis": self.up_axis}, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
     def _asset_key(self, asset: Asset) -> str:
@@ -133,20 +201,12 @@ class AssetIndex:
 
     def renderer(self, kind: str = "templates"):
         """The Blender renderers this index uses, started once: ``templates``
-        (the view sphere), ``views`` (a few free cameras, for refinement) and
-        ``thumbs`` (free cameras on white, for thumbnails)."""
+        (transparent background, the templates' size; also render-and-compare)
+        and ``thumbs`` (on white, for thumbnails).  Cameras come with each call."""
         if kind not in self._renderers:
-            from render.engine import Renderer, RenderSettings
-            from rotationnet.core.views import from_cameras
+            from render.engine import Renderer
 
-            if kind == "templates":
-                settings = self.settings
-            else:
-                few = from_cameras(self.spec.directions()[:16], upright=False)
-                settings = (RenderSettings(rig=few, size=self.spec.render_size, supersample=self.spec.supersample,
-                                           background="transparent") if kind == "views" else
-                            RenderSettings(rig=few, size=160, supersample=2, background="white"))
-            self._renderers[kind] = Renderer(settings)
+            self._renderers[kind] = Renderer(self._settings(kind))
         return self._renderers[kind]
 
     def close(self) -> None:
@@ -161,35 +221,24 @@ class AssetIndex:
         from render.blend import blend_object_mesh
         from render.meshes import load_mesh_colored, normalize
 
-        from .pose import Templates, build_templates
+        from .pose import build_templates
 
         rebuilt, failed = 0, []
         self.entries = {}
         for n, a in enumerate(assets):
             try:
                 path = self.cache / f"{self._asset_key(a)}.npz"
-                if path.exists():
-                    with np.load(path, allow_pickle=False) as z:
-                        e = {k: z[k] for k in z.files}
-                else:
-                    colors = None
+                if not path.exists():
                     if a.kind == "mesh":
                         v, f, colors = load_mesh_colored(a.source, self.up_axis)
                     else:
                         v, f, colors = blend_object_mesh(a.source, a.object, with_colors=True)
                     vn, norm = normalize(v, f)
-                    t = build_templates(self.renderer(), vn, f, self.descriptor, self.spec, colors)
-                    e = {"center": np.asarray(norm["center"]), "scale": np.float64(norm["scale"]),
-                         "vertices": vn.astype(np.float32), "faces": f.astype(np.int32), **t.arrays()}
-                    if colors is not None:
-                        e["colors"] = colors.astype(np.float32)
-                    with atomic_path(path) as tmp:
-                        with open(tmp, "wb") as fh:
-                            np.savez(fh, **e)
+                    mesh = Mesh(vn, f, colors)
+                    t = build_templates(lambda d, u, m=mesh: self.render_mesh(m, d, u), self.descriptor, self.spec)
+                    IndexEntry.write(path, mesh, norm, t)
                     rebuilt += 1
-                e["mesh_file"] = str(path)
-                e["templates"] = Templates.from_arrays(e)
-                self.entries[a.id] = {"asset": a, **e}
+                self.entries[a.id] = IndexEntry(a, path)
             except Exception as ex:  # one bad asset never stops the others
                 msg = str(ex) if a.source in str(ex) else f"{a.source}: {ex}"
                 failed.append({"asset": a.id, "error": msg})
@@ -198,8 +247,13 @@ class AssetIndex:
                 progress(n + 1, len(assets), a.id)
         return {"assets": len(self.entries), "rebuilt": rebuilt, "failed": failed}
 
-    def render_views(self, asset_id: str, directions: np.ndarray, ups: np.ndarray, kind: str = "views") -> np.ndarray:
-        """The asset seen from free cameras (N ≤ 16 at a time): (N, S, S, 4)
-        RGBA (``views``) or (N, S, S, 3) on white (``thumbs``)."""
-        e = self.entries[asset_id]
-        return self.renderer(kind).render(e["vertices"], e["faces"], e.get("colors"), cameras=directions, up=ups)[0]
+    def render_mesh(self, mesh: Mesh, directions: np.ndarray, ups: np.ndarray, kind: str = "templates"
+                    ) -> np.ndarray:
+        """A mesh seen from any cameras: (N, S, S, 4) RGBA (``templates``) or
+        (N, S, S, 3) on white (``thumbs``)."""
+        return self.renderer(kind).render(mesh.vertices, mesh.faces, mesh.colors, cameras=directions, up=ups)[0]
+
+    def render(self, asset_id: str, directions: np.ndarray, ups: np.ndarray, kind: str = "templates") -> np.ndarray:
+        """An indexed asset seen from any cameras (see :meth:`render_mesh`);
+        a :data:`rotationnet.app.pose.RenderFn`."""
+        return self.render_mesh(self.entries[asset_id].mesh, directions, ups, kind)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from pathlib import Path
 
@@ -29,11 +28,6 @@ import numpy as np
 log = logging.getLogger("rotationnet.app.demo")
 
 __all__ = ["run_demo"]
-
-
-def _direction(az, el):
-    az, el = math.radians(az), math.radians(el)
-    return [math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)]
 
 
 def run_demo(out, quick: bool = False, finetune_epochs: int | None = None, seed: int = 0, workers: int = 2,
@@ -64,25 +58,23 @@ def _look_and_photo_predictions(svc, lib: Path, report: Path, rng, seed: int, ph
 
     from render.engine import Renderer, RenderSettings
     from render.looks import look_rng, render_look
-    from render.meshes import load_mesh_colored, normalize
+    from render.meshes import load_normalized
     from render.procedural import CATEGORIES
-    from rotationnet.core.views import from_cameras
+    from rotationnet.core.views import angle_deg, direction
 
     from .report import prediction_sheet
 
     refs_dir = report / "references"
     out = []
-    rig = from_cameras(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), upright=False)
-    with Renderer(RenderSettings(rig=rig, size=224, supersample=2)) as r:
+    with Renderer(RenderSettings(size=224, supersample=2)) as r:
         for cat in CATEGORIES:
             mesh = sorted((lib / cat / "test").glob("*.ply"))[0]
-            v, f, col = load_mesh_colored(mesh)
-            vn, _ = normalize(v, f)
+            vn, f, col, _ = load_normalized(mesh, colored=True)
             pics, views = [], []
             for look in ("randomised", "sketch"):
                 az, el = float(rng.uniform(0, 360)), float(rng.uniform(10, 50))
                 img, _ = render_look(r, look, vn, f, look_rng(seed, f"demo/{cat}/{look}"), col, jitter=False,
-                                     cameras=np.array([_direction(az, el)]), up=np.array([[0.0, 0.0, 1.0]]))
+                                     cameras=direction(az, el)[None], up=np.array([[0.0, 0.0, 1.0]]))
                 p = refs_dir / f"{cat}_{look}.png"
                 Image.fromarray(img[0]).save(p)
                 pics.append((look, p, img[0]))
@@ -93,8 +85,7 @@ def _look_and_photo_predictions(svc, lib: Path, report: Path, rng, seed: int, ph
                 im = pred["images"][0]
                 placed.append(np.asarray(Image.open(im["thumbnail"])))
                 titles.append(f"{look}: {pred['class']} -> {pred['asset']['id']}")
-                d = np.asarray(_direction(az, el))
-                errs.append(math.degrees(math.acos(np.clip(d @ np.asarray(im["asset_view_direction"]), -1, 1))))
+                errs.append(float(angle_deg(direction(az, el), im["asset_view_direction"])))
                 out.append({"look": look, "true": cat, "class": pred["class"], "view_error_deg": errs[-1]})
             sheet = prediction_sheet([x[2] for x in pics], placed, " | ".join(titles), None,
                                      report / f"prediction_looks_{cat}.png")
@@ -130,7 +121,8 @@ def _run_demo(out: Path, quick: bool, finetune_epochs: int | None, seed: int, wo
     from rotationnet.core.fileio import atomic_write_json
     from .report import plot_training_curves, prediction_sheet, write_html_report
     from .service import Service
-    from rotationnet.core.views import from_cameras
+    from render.meshes import load_normalized
+    from rotationnet.core.views import angle_deg, direction
 
     t_start = time.time()
     size = 96 if quick else 128
@@ -174,9 +166,9 @@ def _run_demo(out: Path, quick: bool, finetune_epochs: int | None, seed: int, wo
     for cat in CATEGORIES:
         mesh = sorted((lib / cat / "test").glob("*.ply"))[0]
         views = [(float(rng.uniform(0, 360)), float(rng.uniform(15, 45))) for _ in range(2)]
-        cams = np.array([_direction(*v) for v in views] + [[0, 0, 1.0]])
-        with Renderer(RenderSettings(rig=from_cameras(cams, upright=False), size=224, supersample=2)) as r:
-            imgs, _, _ = r.render_file(mesh)
+        vn, f, _, _ = load_normalized(mesh)
+        with Renderer(RenderSettings(size=224, supersample=2)) as r:
+            imgs, _ = r.render(vn, f, cameras=direction(*np.array(views).T))
         paths = []
         for k in range(2):
             p = refs_dir / f"{cat}_{k}.png"
@@ -192,8 +184,7 @@ def _run_demo(out: Path, quick: bool, finetune_epochs: int | None, seed: int, wo
         for k, im in enumerate(pred["images"]):
             # the pose is the matched asset's; props of a class share a
             # canonical frame, so the view error is read off directly
-            v = np.asarray(_direction(*views[k]))
-            errs.append(math.degrees(math.acos(np.clip(v @ np.asarray(im["asset_view_direction"]), -1, 1))))
+            errs.append(float(angle_deg(direction(*views[k]), im["asset_view_direction"])))
         predictions.append({"sheet": sheet.name, "caption": f"{cat}: views at azimuth/elevation "
                             + ", ".join(f"{a:.0f}°/{e:.0f}°" for a, e in views)
                             + f"; predicted view error {', '.join(f'{x:.0f}°' for x in errs)}",

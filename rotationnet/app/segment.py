@@ -7,25 +7,47 @@
   resampled to ``size``, the object composited onto mid grey; templates and
   queries are cropped the same way, so their scale and framing agree.
 
+* :func:`render_crops` — the same crop of every render of a batch (RGBA,
+  transparent background), for templates and render-and-compare.
+
 Pure functions on numpy arrays: (H, W, 3|4) uint8 images, (H, W) float masks
-in 0..1.
+in 0..1.  A :class:`Picture` is a reference picture decoded once with the mask
+its object was found in.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from rotationnet.core.errors import DataError
 
-__all__ = ["foreground", "object_crop", "normalise_brightness", "rotate_image", "GREY"]
+__all__ = ["Picture", "picture", "foreground", "object_crop", "render_crops", "normalise_brightness",
+           "rotate_image", "GREY"]
 
 GREY = 0.5  # background of every crop (0 after the backbone's 0.5/0.5 normalisation)
 MIN_PIXELS = 16  # fewer foreground pixels than this: no object
 WORK_MIN, WORK_MAX = 160, 512  # GrabCut's working size (short side at least, long side at most)
 BRIGHT = 0.9  # the object's bright end in every crop (see normalise_brightness)
 BOX_SEED = 0.12  # a user box's middle (this share of its width/height) is taken as the object
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A reference picture decoded once: ``rgb`` (H, W, 3) uint8, the object's
+    ``mask`` (H, W) float32 in 0..1 and the picture's ``name`` (its path)."""
+
+    rgb: np.ndarray
+    mask: np.ndarray
+    name: str
+
+
+def picture(img: np.ndarray, box=None, name: str = "image") -> Picture:
+    """A decoded image (H, W, 3|4) uint8 and its object: the mask from
+    :func:`foreground` (the alpha channel, or GrabCut within the optional box)."""
+    return Picture(np.ascontiguousarray(img[..., :3]), foreground(img, box, name=name), name)
 
 
 def _has_alpha(img: np.ndarray) -> bool:
@@ -202,12 +224,16 @@ def object_crop(rgb: np.ndarray, mask: np.ndarray, size: int, margin: float = 0.
     s = size / (2.0 * half)
     # affine map from the source to the crop: x' = s·(x − cx) + size/2
     a = np.array([[s, 0.0, size / 2.0 - s * cx], [0.0, s, size / 2.0 - s * cy]], np.float32)
-    src = np.asarray(rgb, dtype=np.float32)
-    if src.max() > 1.0:
-        src = src / 255.0
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-    c = cv2.warpAffine(np.ascontiguousarray(src[..., :3]), a, (size, size), flags=interp,
-                       borderMode=cv2.BORDER_CONSTANT, borderValue=(GREY, GREY, GREY))
+    if rgb.dtype == np.uint8:  # resample first, then to float: the crop, not the whole picture
+        c = cv2.warpAffine(np.ascontiguousarray(rgb[..., :3]), a, (size, size), flags=interp,
+                           borderMode=cv2.BORDER_CONSTANT).astype(np.float32) / 255.0
+    else:
+        src = np.asarray(rgb, dtype=np.float32)
+        if src.max() > 1.0:
+            src = src / 255.0
+        c = cv2.warpAffine(np.ascontiguousarray(src[..., :3]), a, (size, size), flags=interp,
+                           borderMode=cv2.BORDER_CONSTANT)
     cm = cv2.warpAffine(np.ascontiguousarray(m), a, (size, size), flags=interp, borderMode=cv2.BORDER_CONSTANT,
                         borderValue=0.0)
     cm = np.clip(cm, 0.0, 1.0)
@@ -215,6 +241,19 @@ def object_crop(rgb: np.ndarray, mask: np.ndarray, size: int, margin: float = 0.
         c = normalise_brightness(c, cm)
     out = c * cm[..., None] + GREY * (1.0 - cm[..., None])
     return out.astype(np.float32), cm.astype(np.float32)
+
+
+def render_crops(images: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """RGBA renders (N, H, W, 4) uint8 on a transparent background → object
+    crops (N, S, S, 3) float32 and masks (N, S, S) (:func:`object_crop`, the
+    alpha channel as the mask; an empty render gives a plain grey crop)."""
+    crops = np.full((len(images), size, size, 3), GREY, np.float32)
+    masks = np.zeros((len(images), size, size), np.float32)
+    for i, im in enumerate(images):
+        a = im[..., 3]
+        if (a > 127).any():
+            crops[i], masks[i] = object_crop(im[..., :3], a.astype(np.float32) / 255.0, size)
+    return crops, masks
 
 
 def rotate_image(img: np.ndarray, mask: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:

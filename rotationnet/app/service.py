@@ -89,57 +89,64 @@ class Service:
         self.indexed = True
         return res
 
-    def _pictures(self, req) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Each reference image and its object mask (alpha, crop box or automatic)."""
+    def _pictures(self, req) -> tuple[list[np.ndarray], list]:
+        """Each reference image decoded once (RGBA where it has alpha) and its
+        :class:`~rotationnet.app.segment.Picture` (the object's mask from the
+        alpha channel, a crop box or GrabCut)."""
         from rotationnet.nn.data import load_image
 
-        from .segment import foreground
+        from .segment import picture
 
-        boxes = req.get("boxes") or [None] * len(req["images"])
-        if len(boxes) != len(req["images"]):
-            raise RotationNetError(f"{len(boxes)} crop boxes for {len(req['images'])} images: give one (or null) "
-                                   "per image")
-        out = []
-        for path, box in zip(req["images"], boxes):
-            img = load_image(path, keep_alpha=True)  # DataError names the file
-            mask = foreground(img, box, name=path)
-            out.append((np.ascontiguousarray(img[..., :3]), mask))
-        return out
+        paths = req["images"]
+        boxes = req.get("boxes") or [None] * len(paths)
+        if len(boxes) != len(paths):
+            raise RotationNetError(f"{len(boxes)} crop boxes for {len(paths)} images: give one (or null) per image")
+        for p in paths:
+            if not Path(p).is_file():
+                raise RotationNetError(f"{p}: reference image not found")
+        images = [load_image(p, keep_alpha=True) for p in paths]  # DataError names the file
+        return images, [picture(img, box, name=p) for img, box, p in zip(images, boxes, paths)]
+
+    def _model_answer(self, images: list[np.ndarray], paths: list[str], top_k: int) -> tuple[dict, dict]:
+        """RotationNet's answer for the decoded images (the reply's model fields)
+        and its class probabilities (class → p); without a model, empty ones."""
+        pred = self.predictor
+        if pred is None:
+            return {"class": None, "probability": None, "ranking": [], "images": [{"image": p} for p in paths]}, {}
+        bg = np.asarray(pred.background, np.float32)
+        rgb = [im if im.shape[2] == 3 else  # transparency onto the model's background, as load_image does
+               np.round(im[..., :3] * (im[..., 3:] / 255.0) + bg * (1.0 - im[..., 3:] / 255.0)).astype(np.uint8)
+               for im in images]
+        res = pred.predict_from_ratios(pred.ratios(rgb), positions=None, top_k=len(pred.classes), names=paths)
+        probs = {r["class"]: r["probability"] for r in res["ranking"]}
+        res["ranking"] = res["ranking"][:top_k]
+        res["model_class"], res["model_probability"] = res["class"], res["probability"]
+        for im in res["images"]:  # the slot's own angles, apart from the pose's below
+            im["view_slot_azimuth_deg"] = im.pop("azimuth_deg")
+            im["view_slot_elevation_deg"] = im.pop("elevation_deg")
+        return res, probs
 
     def classify(self, req):
-        images = req["images"]
+        """Pictures → candidates → search → reply, in one pass."""
         pred = self.predictor
         if pred is None and self.index is None:
             raise RotationNetError("not configured: set an asset library (and optionally a trained model)")
-        if pred is not None and len(images) > pred.rig.num_views:
-            raise RotationNetError(f"{len(images)} reference images, but the model's rig has "
+        paths = req["images"]
+        if pred is not None and len(paths) > pred.rig.num_views:
+            raise RotationNetError(f"{len(paths)} reference images, but the model's rig has "
                                    f"{pred.rig.num_views} views: give at most that many")
-        for p in images:
-            if not Path(p).is_file():
-                raise RotationNetError(f"{p}: reference image not found")
-        pictures = self._pictures(req)
-        top_k = int(req.get("top_k", 5))
-        classes_k = int(req["classes_k"]) if req.get("classes_k") else None
-        candidate_classes, probs = None, {}
-        if pred is not None:
-            res = pred.predict_from_ratios(pred.ratios(images), None, len(pred.classes), images)
-            probs = {r["class"]: r["probability"] for r in res["ranking"]}
-            if classes_k:  # a hard filter, when asked for
-                candidate_classes = {r["class"] for r in res["ranking"][:classes_k]}
-            res["ranking"] = res["ranking"][:top_k]
-            res["model_class"], res["model_probability"] = res["class"], res["probability"]
-            for im in res["images"]:  # the slot's own angles, apart from the pose's below
-                im["view_slot_azimuth_deg"] = im.pop("azimuth_deg")
-                im["view_slot_elevation_deg"] = im.pop("elevation_deg")
-        else:
-            res = {"class": None, "probability": None, "ranking": [], "images": [{"image": p} for p in images]}
-        res["asset"] = None
-        res["assets"] = []
+        if self.index is not None and not self.indexed:
+            self.index_(req)
+        images, pictures = self._pictures(req)
+        res, probs = self._model_answer(images, paths, int(req.get("top_k", 5)))
+        res["asset"], res["assets"] = None, []
         if self.index is None:
             return res
-        if not self.indexed:
-            self.index_(req)
-        ids = self._candidates(candidate_classes)
+        # candidates: every asset, the model's class probabilities a soft prior over them
+        # (benchmarks/pose_accuracy.py rows (d)/(e): a hard top-3 filter lost the asset whenever
+        # the class was missed); classes_k asks for a hard filter
+        classes_k = req.get("classes_k")
+        ids = self._candidates(set(sorted(probs, key=probs.get, reverse=True)[:classes_k]) if classes_k else None)
         res["search"] = "classes" if ids else "library"
         if not ids:  # no asset of the model's best classes: the whole library, never a dead end
             ids = list(self.index.entries)
@@ -147,35 +154,29 @@ class Service:
             raise RotationNetError(f"no usable asset in the library {self.library} (see the indexing failures)")
         from .pose import DEFAULT_ROLLS, FULL_ROLLS, class_prior, pose_fields, search
 
-        # the model's class probabilities are a soft prior over the library's assets: the
-        # picture's match against each asset's own renders decides (benchmarks/pose_accuracy.py
-        # rows (d)/(e): a hard top-3 filter lost the asset whenever the class was missed)
-        prior = class_prior({i: self.index.entries[i]["asset"].label for i in ids}, probs)
+        entries = {i: self.index.entries[i] for i in ids}
         self._progress(req, 0.0, f"matching against {len(ids)} assets")
-        found = search(self.index, ids, pictures, FULL_ROLLS if req.get("full_roll") else DEFAULT_ROLLS,
-                       progress=lambda d, t: self._progress(req, d / t, f"pose of picture {d}/{t}"), prior=prior)
-        best_id = found["assets"][0][0]
+        found = search(entries, pictures, self.index.render, self.index.descriptor, crop=self.index.spec.crop,
+                       rolls=FULL_ROLLS if req.get("full_roll") else DEFAULT_ROLLS,
+                       prior=class_prior({i: e.asset.label for i, e in entries.items()}, probs),
+                       progress=lambda d, t: self._progress(req, d / t, f"matching: step {d}/{t}"))
+        best_id, best_score = found.assets[0]
         e = self.index.entries[best_id]
-        a = e["asset"]
-        res["asset"] = {"id": a.id, "label": a.label, "score": found["assets"][0][1], "kind": a.kind,
-                        "source": a.source, "object": a.object, "mesh": e["mesh_file"],
-                        "center": e["center"].tolist(), "scale": float(e["scale"])}
-        res["assets"] = [{"id": i, "score": sc} for i, sc in found["assets"][:5]]
+        a = e.asset
+        # the library's own file and how the index framed it (protocol.ASSET_FIELDS), never a cache path
+        res["asset"] = {"id": a.id, "label": a.label, "score": best_score, "kind": a.kind,
+                        "source": a.source, "object": a.object, "format": Path(a.source).suffix.lower().lstrip("."),
+                        "center": e.center.tolist(), "scale": e.scale, "up_axis": self.up_axis}
+        res["assets"] = [{"id": i, "score": sc} for i, sc in found.assets[:5]]
         # the answer's class is the placed asset's: the library match with the model's prior
         res["class"] = a.label
         res["probability"] = probs.get(a.label) if probs else None
         thumbs = Path(req.get("thumbs") or self.index.cache)
         thumbs.mkdir(parents=True, exist_ok=True)
-        for im, fnd in zip(res["images"], found["images"]):
-            b = fnd["best"]
-            im.update({"asset": b.asset, **pose_fields(b.direction, b.up), "confidence": fnd["confidence"],
-                       "score": b.score, "score_margin": fnd["margin"]})
-            rest = 1.0 - fnd["confidence"]
-            w = np.exp(20.0 * (np.array([h.score for h in fnd["alternatives"]] or [0.0]) - b.score))
-            im["alternatives"] = [{"asset": h.asset, **pose_fields(h.direction, h.up), "score": h.score,
-                                   "confidence": float(rest * wi / w.sum())}
-                                  for h, wi in zip(fnd["alternatives"], w)]
-            im["thumbnail"] = self._thumbnail(thumbs, b.asset, b.direction, b.up)
+        for im, pp in zip(res["images"], found.pictures):
+            im.update({**pose_fields(pp.best), "score_margin": pp.margin,
+                       "alternatives": [pose_fields(h) for h in pp.alternatives],
+                       "thumbnail": self._thumbnail(thumbs, pp.best)})
         return res
 
     def _candidates(self, classes: set[str] | None) -> list[str]:
@@ -185,18 +186,18 @@ class Service:
         if self.predictor is None or classes is None:
             return ids
         known = set(self.predictor.classes)
-        return [i for i in ids if self.index.entries[i]["asset"].label in classes
-                or self.index.entries[i]["asset"].label not in known]
+        return [i for i in ids if self.index.entries[i].asset.label in classes
+                or self.index.entries[i].asset.label not in known]
 
-    def _thumbnail(self, folder: Path, asset_id: str, direction, up) -> str:
+    def _thumbnail(self, folder: Path, h) -> str:
         from PIL import Image
 
         from rotationnet.core.fileio import atomic_path
 
-        key = hashlib.sha1(f"{asset_id}|{np.round(direction, 4)}|{np.round(up, 4)}".encode()).hexdigest()[:16]
+        key = hashlib.sha1(f"{h.asset}|{np.round(h.direction, 4)}|{np.round(h.up, 4)}".encode()).hexdigest()[:16]
         path = folder / f"thumb_{key}.png"
         if not path.exists():
-            img = self.index.render_views(asset_id, np.asarray(direction)[None], np.asarray(up)[None], "thumbs")[0]
+            img = self.index.render(h.asset, np.asarray(h.direction)[None], np.asarray(h.up)[None], "thumbs")[0]
             with atomic_path(path) as tmp:
                 Image.fromarray(img).save(tmp, format="PNG")
         return str(path)

@@ -17,7 +17,6 @@ state tensors), ``rng.torch`` (CPU generator state).
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 from pathlib import Path

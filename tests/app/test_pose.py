@@ -11,21 +11,10 @@ import pytest
 import trimesh
 
 from rotationnet.core import protocol
-from rotationnet.core.views import camera_matrices, geodesic_deg
+from rotationnet.core.views import camera_matrices, geodesic_deg, quaternion_to_matrix, rolled_up
+from rotationnet.core.views import direction as _dir
 
 pytestmark = pytest.mark.usefixtures("gpu_ok")
-
-
-def _dir(az, el):
-    az, el = math.radians(az), math.radians(el)
-    return np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
-
-
-def _quat_to_matrix(q):
-    w, x, y, z = q
-    return np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-                     [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-                     [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +37,12 @@ def library(tmp_path_factory):
 
 def _render(mesh, cams, ups, size=224, background="white"):
     from render.engine import Renderer, RenderSettings
-    from rotationnet.core.views import from_cameras
+    from render.meshes import load_normalized
 
-    cams, ups = np.asarray(cams, float), np.asarray(ups, float)
-    rig = from_cameras(np.concatenate([cams, [[0.0, 0.0, 1.0]] if len(cams) == 1 else np.zeros((0, 3))]),
-                       upright=False, up=np.concatenate([ups, [[0.0, 1.0, 0.0]] if len(cams) == 1 else np.zeros((0, 3))]))
-    with Renderer(RenderSettings(rig=rig, size=size, supersample=2, background=background)) as r:
-        images, _, _ = r.render_file(mesh)
-    return images[: len(cams)]
+    vn, f, _, _ = load_normalized(mesh)
+    with Renderer(RenderSettings(size=size, supersample=2, background=background)) as r:
+        images, _ = r.render(vn, f, cameras=np.asarray(cams, float), up=np.asarray(ups, float))
+    return images
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +70,6 @@ def _classify(svc, tmp, images, name, **req):
 
 @pytest.mark.parametrize("az, el, roll", [(123.0, 27.0, 8.0), (247.0, 52.0, -6.0), (14.0, -8.0, 3.0)])
 def test_asymmetric_prop_from_between_the_templates_within_5_degrees(service, library, az, el, roll):
-    from rotationnet.app.pose import rolled_up
-
     tmp, lib = library
     c = _dir(az, el)
     u = rolled_up(c, roll)
@@ -131,7 +116,7 @@ def test_reply_fields_agree_with_each_other(service, library):
             d, u = np.array(pose["asset_view_direction"]), np.array(pose["asset_view_up"])
             assert abs(np.linalg.norm(d) - 1) < 1e-6 and abs(np.linalg.norm(u) - 1) < 1e-6 and abs(d @ u) < 1e-6
             np.testing.assert_allclose(_dir(pose["azimuth_deg"], pose["elevation_deg"]), d, atol=1e-6)
-            r = _quat_to_matrix(pose["rotation_wxyz"])  # asset frame → camera frame (-Z forward, +Y up)
+            r = quaternion_to_matrix(pose["rotation_wxyz"])  # asset frame → camera frame (-Z forward, +Y up)
             np.testing.assert_allclose(r @ d, [0, 0, 1], atol=1e-6)
             np.testing.assert_allclose(r @ u, [0, 1, 0], atol=1e-6)
         assert im["alternatives"], "the next best poses are reported"
@@ -237,13 +222,10 @@ def _look_picture(mesh, look, c, seed=0, size=224):
     """One picture of ``mesh`` from direction ``c`` (upright) in a look of render/looks.py."""
     from render.engine import Renderer, RenderSettings
     from render.looks import look_rng, render_look
-    from render.meshes import load_mesh_colored, normalize
-    from rotationnet.core.views import from_cameras
+    from render.meshes import load_normalized
 
-    v, f, col = load_mesh_colored(mesh)
-    vn, _ = normalize(v, f)
-    rig = from_cameras(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), upright=False)
-    with Renderer(RenderSettings(rig=rig, size=size, supersample=2)) as r:
+    vn, f, col, _ = load_normalized(mesh, colored=True)
+    with Renderer(RenderSettings(size=size, supersample=2)) as r:
         img, _ = render_look(r, look, vn, f, look_rng(seed, mesh.name), col, jitter=False, cameras=c[None],
                              up=np.array([[0.0, 0.0, 1.0]]))
         rgba, _ = r.render_layers(vn, f, cameras=c[None], up=np.array([[0.0, 0.0, 1.0]]))
