@@ -205,8 +205,9 @@ def coarse_match(q: Query, templates: Templates, asset: str, top: int = 3, min_a
     out = []
     for t in kept:
         r = float(q.rolls[best_roll[t]])
-        # the picture turned by r matches the template: the camera is the template's turned by -r
-        _, up = turn_camera(dirs[t], templates.ups[t].astype(np.float64), 0.0, 0.0, -r)
+        # the picture turned counter-clockwise by r matches the template: the picture's content is the
+        # template's turned by -r, so the camera is the template's turned counter-clockwise by r
+        _, up = turn_camera(dirs[t], templates.ups[t].astype(np.float64), 0.0, 0.0, r)
         out.append(Hypothesis(asset, dirs[t], up, float(per_t[t])))
     return out
 

@@ -9,6 +9,8 @@ import math
 import numpy as np
 import pytest
 import trimesh
+from pictures import look_picture as _look_picture
+from pictures import render as _render
 
 from rotationnet.core import protocol
 from rotationnet.core.views import camera_matrices, geodesic_deg, quaternion_to_matrix, rolled_up
@@ -33,16 +35,6 @@ def library(tmp_path_factory):
     (lib / "oddity").mkdir()
     trimesh.util.concatenate([chair, box, post]).export(lib / "oddity" / "odd_chair.ply")
     return tmp, lib
-
-
-def _render(mesh, cams, ups, size=224, background="white"):
-    from render.engine import Renderer, RenderSettings
-    from render.meshes import load_normalized
-
-    vn, f, _, _ = load_normalized(mesh)
-    with Renderer(RenderSettings(size=size, supersample=2, background=background)) as r:
-        images, _ = r.render(vn, f, cameras=np.asarray(cams, float), up=np.asarray(ups, float))
-    return images
 
 
 @pytest.fixture(scope="module")
@@ -198,79 +190,6 @@ def test_bad_pictures_give_a_clear_message(service, library, kind, message):
     assert f"{kind}_0.png" in str(e.value)
 
 
-def test_segmentation_of_a_picture_on_a_plain_background(library):
-    """GrabCut seeded from the border finds a rendered object on white (the
-    alpha channel removed) close to its true silhouette."""
-    from rotationnet.app.segment import foreground
-
-    _, lib = library
-    c = _dir(40.0, 25.0)
-    rgba = _render(next((lib / "chair").rglob("*.ply")), [c], [camera_matrices(c)[:, 1]], background="transparent")[0]
-    white = (rgba[..., :3] * (rgba[..., 3:] / 255.0) + 255 * (1 - rgba[..., 3:] / 255.0)).astype(np.uint8)
-    m = foreground(white) > 0.5
-    truth = rgba[..., 3] > 127
-    iou = (m & truth).sum() / (m | truth).sum()
-    assert iou >= 0.9, iou
-    # a crop box works too
-    ys, xs = np.nonzero(truth)
-    box = (xs.min() - 5, ys.min() - 5, xs.max() - xs.min() + 10, ys.max() - ys.min() + 10)
-    m2 = foreground(white, box) > 0.5
-    assert (m2 & truth).sum() / (m2 | truth).sum() >= 0.9
-
-
-def _look_picture(mesh, look, c, seed=0, size=224):
-    """One picture of ``mesh`` from direction ``c`` (upright) in a look of render/looks.py."""
-    from render.engine import Renderer, RenderSettings
-    from render.looks import look_rng, render_look
-    from render.meshes import load_normalized
-
-    vn, f, col, _ = load_normalized(mesh, colored=True)
-    with Renderer(RenderSettings(size=size, supersample=2)) as r:
-        img, _ = render_look(r, look, vn, f, look_rng(seed, mesh.name), col, jitter=False, cameras=c[None],
-                             up=np.array([[0.0, 0.0, 1.0]]))
-        rgba, _ = r.render_layers(vn, f, cameras=c[None], up=np.array([[0.0, 0.0, 1.0]]))
-    return img[0], rgba[0, ..., 3] > 127
-
-
-def test_a_sketch_is_segmented_to_the_outline_its_strokes_enclose(library):
-    """GrabCut keeps only the strokes of a line drawing; the object is what they enclose."""
-    from rotationnet.app.segment import foreground
-
-    _, lib = library
-    img, truth = _look_picture(next((lib / "car").rglob("*.ply")), "sketch", _dir(30.0, 20.0))
-    m = foreground(img) > 0.5
-    iou = (m & truth).sum() / (m | truth).sum()
-    assert iou >= 0.75, iou
-    # a photo-like picture of the same object is not filled that way (solid already)
-    img2, truth2 = _look_picture(next((lib / "car").rglob("*.ply")), "randomised", _dir(30.0, 20.0), seed=3)
-    m2 = foreground(img2) > 0.5
-    assert (m2 & truth2).sum() / (m2 | truth2).sum() >= 0.8
-
-
-def test_a_small_object_in_a_box_is_segmented(library):
-    """A 40-pixel object on a textured background, with the user's box: GrabCut at a
-    working size keeps it (at its own size GrabCut's smoothness erased such objects)."""
-    import cv2
-
-    from rotationnet.app.segment import foreground
-
-    _, lib = library
-    img, truth = _look_picture(next((lib / "mug").rglob("*.ply")), "randomised", _dir(60.0, 25.0), seed=1)
-    rng = np.random.default_rng(0)
-    small = cv2.resize(img, (48, 48), interpolation=cv2.INTER_AREA)
-    t = cv2.resize(truth.astype(np.uint8), (48, 48), interpolation=cv2.INTER_NEAREST).astype(bool)
-    canvas = (rng.uniform(0, 255, (96, 96, 3))).astype(np.uint8)
-    canvas = cv2.GaussianBlur(canvas, (0, 0), 3)
-    ys, xs = np.nonzero(t)
-    pad = canvas.copy()
-    pad[24:72, 24:72][t] = small[t]
-    full = np.zeros((96, 96), bool)
-    full[24:72, 24:72] = t
-    box = (24 + xs.min(), 24 + ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1)
-    m = foreground(pad, box) > 0.5
-    assert (m & full).sum() / (m | full).sum() >= 0.7
-
-
 @pytest.mark.parametrize("look", ["randomised", "sketch"])
 def test_looks_find_the_asset_and_its_pose(service, library, look):
     """A photo-like picture and a sketch of a library prop (render/looks.py) find the
@@ -283,3 +202,92 @@ def test_looks_find_the_asset_and_its_pose(service, library, look):
     assert res["asset"]["source"].endswith(mesh.name) and "chair" in res["asset"]["id"]
     d = np.asarray(res["images"][0]["asset_view_direction"])
     assert math.degrees(math.acos(np.clip(d @ c, -1, 1))) <= 30.0
+
+
+# -- the pose stage's parts on their own ------------------------------------------
+
+@pytest.fixture(scope="module")
+def odd(library):
+    """The asymmetric chair's normalised mesh, a renderer, the descriptor and its templates."""
+    from render.engine import Renderer, RenderSettings
+    from render.meshes import load_normalized
+    from rotationnet.app.descriptor import Descriptor
+    from rotationnet.app.pose import TemplateSpec, build_templates
+
+    _, lib = library
+    vn, f, _, _ = load_normalized(lib / "oddity" / "odd_chair.ply")
+    spec = TemplateSpec()
+    desc = Descriptor()
+    r = Renderer(RenderSettings(size=spec.render_size, background="transparent"))
+    render = (lambda d, u: r.render(vn, f, cameras=d, up=u)[0])
+    yield {"mesh": lib / "oddity" / "odd_chair.ply", "render": render, "desc": desc, "spec": spec,
+           "templates": build_templates(render, desc, spec)}
+    r.close()
+
+
+@pytest.mark.parametrize("roll", [-20.0, 0.0, 20.0])
+def test_coarse_match_finds_the_template_and_the_pictures_roll(odd, roll):
+    """A picture taken exactly from a template camera, turned by ``roll``: the
+    best hypothesis is that template, with the picture's up vector (the turn
+    found among the ±30° searched; the sign matters)."""
+    from rotationnet.app.pose import DEFAULT_ROLLS, coarse_match, describe_picture
+    from rotationnet.app.segment import picture
+    from rotationnet.core.views import angle_deg
+
+    t = odd["templates"]
+    i = 36 * 3 + 7  # elevation 25°, azimuth 70°
+    c = t.directions[i].astype(float)
+    u = rolled_up(c, roll)
+    img = _render(odd["mesh"], [c], [u])[0]
+    q = describe_picture(odd["desc"], picture(img), odd["spec"].crop, DEFAULT_ROLLS)
+    hyps = coarse_match(q, t, "odd", top=3)
+    assert angle_deg(hyps[0].direction, c) < 1e-6
+    assert angle_deg(hyps[0].up, u) < 1e-4
+    # the others are other regions of the view sphere, worse
+    assert all(angle_deg(h.direction, hyps[0].direction) >= 30.0 for h in hyps[1:])
+    assert all(h.score <= hyps[0].score for h in hyps[1:])
+
+
+@pytest.mark.parametrize("az, el, roll", [(137.0, 31.0, 4.0), (293.0, 3.0, -7.0)])
+def test_refine_walks_from_the_coarse_match_to_the_pictures_camera(odd, az, el, roll):
+    """A picture between the template cameras (up to 5° in azimuth, 7.5° in
+    elevation and 5° in roll from the nearest template and turn): render-and-compare
+    from the best coarse hypotheses ends within 5° of the true camera (closer than the
+    coarse error), with a higher score."""
+    from rotationnet.app.pose import DEFAULT_ROLLS, coarse_match, describe_picture, refine
+    from rotationnet.app.segment import picture
+
+    c = _dir(az, el)
+    u = rolled_up(c, roll)
+    q = describe_picture(odd["desc"], picture(_render(odd["mesh"], [c], [u])[0]), odd["spec"].crop, DEFAULT_ROLLS)
+    hyps = coarse_match(q, odd["templates"], "odd", top=2)
+    coarse_err = float(geodesic_deg(camera_matrices(hyps[0].direction, hyps[0].up), camera_matrices(c, u)))
+    out = refine(hyps, [q.unturned] * 2, odd["render"], odd["desc"], odd["spec"].crop)
+    best = max(out, key=lambda h: h.score)
+    err = float(geodesic_deg(camera_matrices(best.direction, best.up), camera_matrices(c, u)))
+    assert err <= 5.0 and err < coarse_err, (err, coarse_err)
+    assert best.score > hyps[0].score
+
+
+def test_distinct_keeps_the_best_of_each_region_per_asset():
+    from rotationnet.app.pose import Hypothesis, distinct
+
+    up = np.array([0.0, 0.0, 1.0])
+    hs = [Hypothesis("a", _dir(0, 0), up, 0.9), Hypothesis("a", _dir(10, 0), up, 0.95),
+          Hypothesis("a", _dir(90, 0), up, 0.5), Hypothesis("b", _dir(5, 0), up, 0.7),
+          Hypothesis("a", _dir(180, 0), up, 0.6)]
+    out = distinct(hs, 30.0, limit=3)
+    assert [(h.asset, h.score) for h in out] == [("a", 0.95), ("b", 0.7), ("a", 0.6)]
+    assert len(distinct(hs, 30.0, limit=10)) == 4  # the 0° one is within 30° of the better 10° one
+
+
+def test_confidences_share_one():
+    from rotationnet.app.pose import Hypothesis, _with_confidences
+
+    up = np.array([0.0, 0.0, 1.0])
+    best = Hypothesis("a", _dir(0, 10), up, 1.0)
+    others = [Hypothesis("a", _dir(180, 10), up, 0.9), Hypothesis("a", _dir(90, 10), up, 0.7)]
+    margin, alts = _with_confidences(best, others)
+    assert margin == pytest.approx(0.1)
+    assert 0.0 < best.confidence < 1.0 and alts[0].confidence > alts[1].confidence > 0.0
+    assert best.confidence + sum(a.confidence for a in alts) == pytest.approx(1.0)
