@@ -212,22 +212,35 @@ def coarse_match(q: Query, templates: Templates, asset: str, top: int = 3, min_a
     return out
 
 
-MOVES = np.array([(0, 0, 0)] + [(sg * a, sg * e, sg * r) for a, e, r in ((1, 0, 0), (0, 1, 0), (0, 0, 1))
-                                for sg in (1, -1)], dtype=np.float64)
+MOVES = np.array([(sg * a, sg * e, sg * r) for a, e, r in ((1, 0, 0), (0, 1, 0), (0, 0, 1)) for sg in (1, -1)],
+                 dtype=np.float64)  # ± azimuth, elevation, roll
+
+
+def _scores(render, descriptor, size, q0, idx, dirs, ups, sil_weight) -> np.ndarray:
+    """Scores (A, M) of cameras ``dirs``/``ups`` (A, M, 3) of hypotheses ``idx``
+    against their pictures: one render call and one descriptor batch."""
+    a, m = dirs.shape[:2]
+    crops, masks = render_crops(render(dirs.reshape(-1, 3), ups.reshape(-1, 3)), size)
+    f = descriptor(crops, masks)
+    prior = view_prior(dirs.reshape(-1, 3)).reshape(a, m)
+    return np.stack([similarity(q0[i], f.take(slice(row * m, (row + 1) * m)), sil_weight)[0] + prior[row]
+                     for row, i in enumerate(idx)])
 
 
 def refine(hyps: list[Hypothesis], q0: Sequence[Features], render: Callable[[np.ndarray, np.ndarray], np.ndarray],
            descriptor: Descriptor, size: int, steps=(6.0, 3.0, 1.5), sil_weight: float = 0.5,
            moves_per_step: int = 3) -> list[Hypothesis]:
-    """Render-and-compare around hypotheses of one asset: at each step every
-    camera is turned by ±step in azimuth, elevation and roll (7 cameras with the
-    current one), all hypotheses' cameras rendered by one ``render(directions,
-    ups) → (N, S, S, 4)`` call and described in one batch, each scored against
-    its own picture's unturned descriptor ``q0[i]``, and the best kept; a few
-    moves per step while one improves.  Returns new hypotheses (same order)."""
+    """Render-and-compare around hypotheses of one asset.  Each camera is first
+    rendered and scored as it is against its own picture's unturned descriptor
+    ``q0[i]``; then, at each step, turned by ±step in azimuth, elevation and
+    roll (6 cameras), all hypotheses' cameras rendered by one ``render(directions,
+    ups) → (N, S, S, 4)`` call and described in one batch, and moved to the
+    best one when it scores higher — a few moves per step while one improves.
+    Returns new hypotheses (same order) with the refined scores."""
     dirs = np.array([h.direction for h in hyps], dtype=np.float64)
     ups = np.array([h.up for h in hyps], dtype=np.float64)
-    scores = np.array([h.score for h in hyps], dtype=np.float64)
+    every = np.arange(len(hyps))
+    scores = _scores(render, descriptor, size, q0, every, dirs[:, None], ups[:, None], sil_weight)[:, 0]
     for step in steps:
         active = np.ones(len(hyps), bool)
         for _ in range(moves_per_step):
@@ -237,15 +250,12 @@ def refine(hyps: list[Hypothesis], q0: Sequence[Features], render: Callable[[np.
             mv = step * MOVES  # (M, 3)
             cd, cu = turn_camera(dirs[idx][:, None], ups[idx][:, None], mv[None, :, 0], mv[None, :, 1],
                                  mv[None, :, 2])  # (A, M, 3)
-            crops, masks = render_crops(render(cd.reshape(-1, 3), cu.reshape(-1, 3)), size)
-            f = descriptor(crops, masks)
-            prior = view_prior(cd.reshape(-1, 3)).reshape(len(idx), len(MOVES))
+            sc = _scores(render, descriptor, size, q0, idx, cd, cu, sil_weight)
             for row, i in enumerate(idx):
-                part = f.take(slice(row * len(MOVES), (row + 1) * len(MOVES)))
-                sc = similarity(q0[i], part, sil_weight)[0] + prior[row]
-                k = int(sc.argmax())
-                dirs[i], ups[i], scores[i] = cd[row, k], cu[row, k], float(sc[k])
-                active[i] = k != 0
+                k = int(sc[row].argmax())
+                active[i] = sc[row, k] > scores[i]
+                if active[i]:
+                    dirs[i], ups[i], scores[i] = cd[row, k], cu[row, k], float(sc[row, k])
     dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
     ups /= np.linalg.norm(ups, axis=1, keepdims=True)
     return [Hypothesis(h.asset, dirs[i], ups[i], float(scores[i])) for i, h in enumerate(hyps)]
@@ -365,8 +375,8 @@ FULL_ROLLS = tuple(float(r) for r in range(-180, 180, 15))
 
 def search(entries: Mapping, pictures: Sequence[Picture], render: RenderFn, descriptor: Descriptor, *,
            crop: int = 96, rolls: Sequence[float] = DEFAULT_ROLLS, prior: Mapping[str, float] | None = None,
-           shortlist_size: int = 24, refine_top: int = 2, alternatives: int = 3, decide_top: int = 2,
-           decide_margin: float = 0.03, progress: Callable[[int, int], None] | None = None) -> SearchResult:
+           shortlist_size: int = 24, refine_top: int = 2, refine_margin: float = 0.1, alternatives: int = 3,
+           decide_top: int = 2, decide_margin: float = 0.03, progress: Callable[[int, int], None] | None = None) -> SearchResult:
     """Retrieve the asset and the pose of every picture of one object.
 
     Args:
@@ -381,7 +391,8 @@ def search(entries: Mapping, pictures: Sequence[Picture], render: RenderFn, desc
             added wherever assets are ranked.
         shortlist_size: in a larger library, only the assets whose pooled
             descriptors match best are scored in full (:func:`shortlist`).
-        refine_top: hypotheses refined per picture (the best coarse ones, ≥ 30° apart).
+        refine_top, refine_margin: hypotheses refined per picture: the best
+            ``refine_top`` coarse ones (≥ 30° apart) within ``refine_margin`` of the best.
         alternatives: other poses reported per picture.
         decide_top, decide_margin: the best ``decide_top`` assets whose coarse
             score is within ``decide_margin`` of the best are all refined, and the
@@ -418,8 +429,9 @@ def search(entries: Mapping, pictures: Sequence[Picture], render: RenderFn, desc
     contenders = [a for a, sc in totals[:decide_top] if totals[0][1] - sc <= decide_margin]
     refined: dict[str, list[list[Hypothesis]]] = {}
     for a in contenders:
-        flat = [h for hs in coarse[a] for h in hs[:refine_top]]
-        which = [m for m, hs in enumerate(coarse[a]) for _ in hs[:refine_top]]
+        top = [[h for h in hs[:refine_top] if h.score >= hs[0].score - refine_margin] for hs in coarse[a]]
+        flat = [h for hs in top for h in hs]
+        which = [m for m, hs in enumerate(top) for _ in hs]
         out = refine(flat, [q0[m] for m in which], lambda d, u, a=a: render(a, d, u), descriptor, crop)
         refined[a] = [[h for h, m2 in zip(out, which) if m2 == m] for m in range(len(queries))]
     score = {a: float(np.mean([max(h.score for h in r) for r in refined[a]])) + bonus.get(a, 0.0)
@@ -429,7 +441,8 @@ def search(entries: Mapping, pictures: Sequence[Picture], render: RenderFn, desc
     out = []
     for m, pic in enumerate(pictures):
         # the other coarse regions stay as alternatives, unrefined (cheap); refined ones first
-        pool = distinct(refined[best_asset][m] + coarse[best_asset][m][refine_top:], 30.0, alternatives + 1)
+        n = len(refined[best_asset][m])
+        pool = distinct(refined[best_asset][m] + coarse[best_asset][m][n:], 30.0, alternatives + 1)
         margin, alts = _with_confidences(pool[0], pool[1:alternatives + 1])
         out.append(PicturePose(pool[0], alts, margin, pic.mask))
     if progress:
