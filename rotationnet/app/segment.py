@@ -219,12 +219,7 @@ def object_crop(rgb: np.ndarray, mask: np.ndarray, size: int, margin: float = 0.
     ys, xs = np.nonzero(m > 0.5)
     if len(xs) == 0:
         raise ValueError("object_crop: empty mask")
-    cx, cy = (xs.min() + xs.max() + 1) / 2.0, (ys.min() + ys.max() + 1) / 2.0
-    half = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) / 2.0 * (1.0 + 2.0 * margin)
-    s = size / (2.0 * half)
-    # affine map from the source to the crop: x' = s·(x − cx) + size/2
-    a = np.array([[s, 0.0, size / 2.0 - s * cx], [0.0, s, size / 2.0 - s * cy]], np.float32)
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
+    a, interp = _crop_map(xs.min(), xs.max(), ys.min(), ys.max(), size, margin)
     if rgb.dtype == np.uint8:  # resample first, then to float: the crop, not the whole picture
         c = cv2.warpAffine(np.ascontiguousarray(rgb[..., :3]), a, (size, size), flags=interp,
                            borderMode=cv2.BORDER_CONSTANT).astype(np.float32) / 255.0
@@ -243,16 +238,39 @@ def object_crop(rgb: np.ndarray, mask: np.ndarray, size: int, margin: float = 0.
     return out.astype(np.float32), cm.astype(np.float32)
 
 
-def render_crops(images: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _crop_map(x0: int, x1: int, y0: int, y1: int, size: int, margin: float):
+    """The affine map (2×3) from a picture to the square crop around the box
+    x0..x1, y0..y1 (inclusive pixels) with ``margin`` of its longer side on
+    each side, and the interpolation for that scale."""
+    import cv2
+
+    cx, cy = (x0 + x1 + 1) / 2.0, (y0 + y1 + 1) / 2.0
+    half = max(x1 - x0 + 1, y1 - y0 + 1) / 2.0 * (1.0 + 2.0 * margin)
+    s = size / (2.0 * half)
+    # x' = s·(x − cx) + size/2
+    a = np.array([[s, 0.0, size / 2.0 - s * cx], [0.0, s, size / 2.0 - s * cy]], np.float32)
+    return a, (cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+
+
+def render_crops(images: np.ndarray, size: int, margin: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
     """RGBA renders (N, H, W, 4) uint8 on a transparent background → object
-    crops (N, S, S, 3) float32 and masks (N, S, S) (:func:`object_crop`, the
-    alpha channel as the mask; an empty render gives a plain grey crop)."""
+    crops (N, S, S, 3) float32 and masks (N, S, S): :func:`object_crop` with the
+    alpha channel as the mask (colour and alpha resampled together), an empty
+    render a plain grey crop."""
+    import cv2
+
     crops = np.full((len(images), size, size, 3), GREY, np.float32)
     masks = np.zeros((len(images), size, size), np.float32)
-    for i, im in enumerate(images):
-        a = im[..., 3]
-        if (a > 127).any():
-            crops[i], masks[i] = object_crop(im[..., :3], a.astype(np.float32) / 255.0, size)
+    solid = images[..., 3] > 127
+    rows, cols = solid.any(axis=2), solid.any(axis=1)
+    for i in np.nonzero(rows.any(axis=1))[0]:
+        ys, xs = np.nonzero(rows[i])[0], np.nonzero(cols[i])[0]
+        a, interp = _crop_map(xs[0], xs[-1], ys[0], ys[-1], size, margin)
+        w = cv2.warpAffine(np.ascontiguousarray(images[i]), a, (size, size), flags=interp,
+                           borderMode=cv2.BORDER_CONSTANT).astype(np.float32) / 255.0
+        c, cm = normalise_brightness(w[..., :3], w[..., 3]), w[..., 3]
+        crops[i] = c * cm[..., None] + GREY * (1.0 - cm[..., None])
+        masks[i] = cm
     return crops, masks
 
 
