@@ -152,6 +152,7 @@ def _start_classify(context, then_place=False):
     images = _reference_paths(context)
     scene_name = context.scene.name
     st.error = ""
+    st.warning = ""
     st.progress = 0.0
     _status("RotationNet: starting the worker…" if not worker.is_alive() else "RotationNet: classifying…", context)
 
@@ -169,6 +170,7 @@ def _start_classify(context, then_place=False):
         s = scene_state()
         if s is not None:
             s.error = msg.get("error", "unknown error")
+            s.warning = ""
             s.progress = 0.0
         _status("")
 
@@ -186,6 +188,12 @@ def _start_classify(context, then_place=False):
         prob = f" ({res['probability']:.0%})" if res.get("probability") is not None else ""
         s.status = f"{res.get('class') or '?'}{prob}" + (f" → {asset.get('id')}" if asset else "")
         _load_thumbnails(res)
+        # an undo step holding the result, so undoing a later Place keeps it (the result
+        # arrives through a timer, which pushes no undo step of its own)
+        try:
+            bpy.ops.ed.undo_push(message="RotationNet Classify")
+        except RuntimeError:
+            pass
         if then_place:
             try:
                 with bpy.context.temp_override(scene=bpy.data.scenes[scene_name]):
@@ -262,13 +270,18 @@ class ROTATIONNET_OT_place(bpy.types.Operator):
             self.report({"INFO"}, "Classifying first; the asset is placed when done")
             return {"FINISHED"}
         idx = st.active_reference if self.reference < 0 else self.reference
+        prefs = addon_prefs(context)
         try:
-            obj = placement.place(context, res, idx, addon_prefs(context).keep_size)
+            obj, warnings = placement.place(context, res, idx, prefs.keep_size, link=prefs.link_blend)
         except (placement.PlacementError, OSError, RuntimeError, KeyError, ValueError) as e:
             st.error = f"cannot place the asset: {e}"
+            st.warning = ""
             self.report({"ERROR"}, st.error)
             return {"CANCELLED"}
         st.error = ""
+        st.warning = "\n".join(warnings)
+        for w in warnings:
+            self.report({"WARNING"}, w)
         self.report({"INFO"}, f"Placed {obj.name} ({res.get('class') or res['asset']['id']})")
         return {"FINISHED"}
 
@@ -284,8 +297,7 @@ class ROTATIONNET_OT_next_pose(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        obj = context.active_object
-        return obj is not None and "rotationnet_pose_choice" in obj and state(context).result is not None
+        return placement.placed_root(context.active_object) is not None and state(context).result is not None
 
     def execute(self, context):
         st = state(context)

@@ -2,7 +2,7 @@
 
 import bpy
 
-from . import worker
+from . import placement, worker
 from .preferences import addon_prefs
 from .properties import state
 
@@ -44,8 +44,8 @@ class ROTATIONNET_PT_main(_Base, bpy.types.Panel):
         row.scale_y = 1.3
         row.operator("rotationnet.classify", icon="VIEWZOOM")
         row.operator("rotationnet.place", icon="OBJECT_ORIGIN")
-        obj = context.active_object
-        if obj is not None and "rotationnet_pose_choice" in obj:
+        obj = placement.placed_root(context.active_object)
+        if obj is not None:
             row = layout.row(align=True)
             row.operator("rotationnet.next_pose", text="", icon="TRIA_LEFT").step = -1
             row.operator("rotationnet.next_pose", icon="TRIA_RIGHT").step = 1
@@ -55,6 +55,11 @@ class ROTATIONNET_PT_main(_Base, bpy.types.Panel):
             row = layout.row(align=True)
             row.progress(factor=st.progress, text=st.status or "working…")
             row.operator("rotationnet.cancel", text="", icon="CANCEL")
+        if st.warning and not st.error:
+            box = layout.box()
+            for w in st.warning.splitlines():
+                for n, line in enumerate(_wrap(w, 40)):
+                    box.label(text=line, icon="INFO" if n == 0 else "NONE")
         if st.error:
             box = layout.box()
             box.alert = True

@@ -73,6 +73,13 @@ class ROTATIONNET_AddonPreferences(bpy.types.AddonPreferences):
         default=True,
     )
 
+    link_blend: BoolProperty(
+        name="Link .blend Assets",
+        description="Place objects of .blend libraries with their data linked from the library file (read-only, "
+                    "follows changes to the file); off: appended, a local copy",
+        default=False,
+    )
+
     def draw(self, context):
         col = self.layout.column()
         col.prop(self, "python_path")
@@ -84,6 +91,7 @@ class ROTATIONNET_AddonPreferences(bpy.types.AddonPreferences):
         row = col.row()
         row.prop(self, "top_k")
         row.prop(self, "keep_size")
+        col.prop(self, "link_blend")
 
 
 classes = (ROTATIONNET_AddonPreferences,)

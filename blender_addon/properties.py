@@ -17,6 +17,7 @@ class ROTATIONNET_State(bpy.types.PropertyGroup):
     active_reference: IntProperty(name="Reference", default=0, min=0)
     status: StringProperty(name="Status", default="")
     error: StringProperty(name="Error", default="")
+    warning: StringProperty(name="Warning", default="")  # the last Place's warnings, one a line
     progress: FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR")
     result_json: StringProperty(default="")
 

@@ -83,23 +83,31 @@ out["error"] = st.error
 out["result"] = st.result
 
 t2 = time.time()
-n_before = len(bpy.data.objects)
+n_before = len(bpy.context.scene.objects)
 r = op(bpy.ops.rotationnet.place)
 out["place_seconds"] = time.time() - t2
 out["place_return"] = r
-new = [o for o in bpy.data.objects if "rotationnet_class" in o.keys()]
+out["place_warning"] = bpy.context.scene.rotationnet.warning
+new = [o for o in bpy.context.scene.objects if "rotationnet_class" in o.keys()]
 if new:
-    obj = new[-1]
+    obj = new[-1]  # the placed Empty; the file's objects hang below it
     out["placed"] = {k: (obj[k].to_list() if hasattr(obj[k], "to_list") else obj[k])
                      for k in obj.keys() if k.startswith("rotationnet_")}
+    out["placed"]["type"] = obj.type
+    meshes = [o for o in obj.children_recursive if o.type == "MESH"]
     mw = np.array(obj.matrix_world)
     lin = mw[:3, :3]
     scale = np.cbrt(abs(np.linalg.det(lin)))
     rot = lin / scale
-    # the asset's centre (its bounding-box centre in its own frame) in the world
-    co = np.empty(len(obj.data.vertices) * 3, np.float32)
-    obj.data.vertices.foreach_get("co", co)
-    co = co.reshape(-1, 3)
+    # the asset's centre (its bounding-box centre in the Empty's frame) in the world
+    inv = np.linalg.inv(mw)
+    pts = []
+    for m in meshes:
+        co = np.empty(len(m.data.vertices) * 3, np.float32)
+        m.data.vertices.foreach_get("co", co)
+        w = np.array(m.matrix_world)
+        pts.append(co.reshape(-1, 3) @ (inv @ w)[:3, :3].T + (inv @ w)[:3, 3])
+    co = np.concatenate(pts)
     center_local = (co.min(axis=0) + co.max(axis=0)) / 2
     center_world = mw[:3, :3] @ center_local + mw[:3, 3]
     out["placed"]["location"] = center_world.tolist()
@@ -110,7 +118,8 @@ if new:
     out["camera_in_asset_frame"] = (rot.T @ (to_cam / np.linalg.norm(to_cam))).tolist()
     cam_up = np.array(cam.matrix_world.col[1].xyz)
     out["camera_up_in_asset_frame"] = (rot.T @ cam_up).tolist()
-    out["vertices"] = len(obj.data.vertices) if obj.type == "MESH" else None
+    out["vertices"] = sum(len(m.data.vertices) for m in meshes)
+    out["mesh_objects"] = len(meshes)
     # step through the alternative poses and back: each step is one undo step and turns the asset in place
     before = np.array(obj.matrix_world)
     out["next_pose_return"] = op(bpy.ops.rotationnet.next_pose, step=1)
@@ -121,7 +130,7 @@ if new:
     out["next_pose_choice"] = int(obj["rotationnet_pose_choice"])
     op(bpy.ops.rotationnet.next_pose, step=-1)
     out["back_to_best"] = bool(np.allclose(np.array(obj.matrix_world), before, atol=1e-5))
-out["objects_added"] = len(bpy.data.objects) - n_before
+out["objects_added"] = len(bpy.context.scene.objects) - n_before
 
 # a second click is warm: the worker is still up
 t3 = time.time()

@@ -24,6 +24,7 @@ import numpy as np
 
 from rotationnet.core.errors import DataError
 from rotationnet.core.manifest import natural_key
+from rotationnet.core.offmesh import parse_off
 
 __all__ = ["MESH_EXTENSIONS", "MeshError", "MeshJob", "find_meshes", "load_mesh", "load_mesh_colored", "normalize", "file_sha256",
            "rotated_copies"]
@@ -135,7 +136,8 @@ def file_sha256(path) -> str:
 def load_mesh(path, up_axis: str = "Z", _with_colors: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Load any supported mesh as one triangle mesh in +Z-up coordinates.
 
-    Scenes (OBJ groups, glTF node trees) are flattened with their transforms.
+    Scenes (OBJ groups, glTF node trees) are flattened with their transforms;
+    OFF is read by :mod:`rotationnet.core.offmesh`, the reader the Blender add-on uses.
     ``up_axis="Y"`` turns a +Y-up source into +Z-up (+90° about X).
 
     Returns:
@@ -158,7 +160,10 @@ def load_mesh(path, up_axis: str = "Z", _with_colors: bool = False) -> tuple[np.
     if path.stat().st_size == 0:
         raise MeshError(f"{path}: empty file")
     try:
-        loaded = trimesh.load(str(path), force="mesh", process=False)
+        if ext == ".off":  # the project's one OFF reader, the one the Blender add-on bundles
+            loaded = trimesh.Trimesh(*parse_off(path.read_bytes()), process=False)
+        else:
+            loaded = trimesh.load(str(path), force="mesh", process=False)
     except Exception as e:  # trimesh raises many types for broken files
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise MeshError(f"{path}: cannot read mesh: {msg}") from None

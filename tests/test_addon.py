@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rotationnet.core import protocol as P
+
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.usefixtures("gpu_ok")
@@ -107,7 +109,11 @@ def test_classify_and_place_in_blender(setup):
         assert Path(im["thumbnail"]).is_file()
     # the placed object
     placed = out["placed"]
-    assert out["objects_added"] == 1 and out["place_return"] == ["FINISHED"]
+    # the library's own .ply under one Empty that carries the pose (not a mesh rebuilt from the index's cache)
+    assert out["objects_added"] == 2 and out["place_return"] == ["FINISHED"]
+    assert placed["type"] == "EMPTY" and out["mesh_objects"] == 1
+    assert out["place_warning"] == ""  # the imported geometry is the indexed one
+    assert P.check_asset(res["asset"])["source"].endswith(".ply") and res["asset"]["format"] == "ply"
     assert placed["rotationnet_class"] == "chair"
     assert placed["rotationnet_asset"] == res["asset"]["id"]
     np.testing.assert_allclose(placed["location"], [1.0, 2.0, 0.0], atol=1e-4)  # asset centre on the cursor
@@ -145,7 +151,9 @@ def test_blend_asset_library(setup, tmp_path):
     assert out["error"] == "", out["error"]
     assert out["result"]["asset"]["kind"] == "blend"
     assert out["result"]["asset"]["id"].endswith("::BlendChair")
+    assert P.check_asset(out["result"]["asset"])["object"] == "BlendChair"
     placed = out["placed"]
+    assert out["objects_added"] == 2 and out["mesh_objects"] == 1 and out["place_warning"] == ""
     assert placed["rotationnet_class"] == "chair"
     np.testing.assert_allclose(placed["location"], [1.0, 2.0, 0.0], atol=1e-4)  # not the asset's own (5, -3, 1)
     seen = np.array(out["camera_in_asset_frame"])
@@ -159,7 +167,7 @@ def test_asset_index_is_cached_and_rebuilt_for_changed_assets(setup, tmp_path):
 
     import trimesh
 
-    from rotationnet.app.service import Service
+    from rotationnet.app.service import Service, _json_default
 
     lib = tmp_path / "lib"
     shutil.copytree(setup["lib"], lib, ignore=shutil.ignore_patterns("*.blend"))
@@ -181,6 +189,10 @@ def test_asset_index_is_cached_and_rebuilt_for_changed_assets(setup, tmp_path):
     assert len(again["failed"]) == 1 and "car_02.ply" in again["failed"][0]["error"]
     res = svc2.classify({"id": 5, "images": setup["refs"][:1], "top_k": 2})
     assert res["class"] == res["model_class"] == "chair" and res["asset"]["label"] == "chair"
+    # the reply's asset names the library's file, never the worker's cache (what the add-on checks too)
+    asset = P.check_asset(json.loads(json.dumps(res["asset"], default=_json_default)))
+    assert Path(asset["source"]).parent.parent == lib / "chair" and asset["up_axis"] == "Z"
+    assert str(tmp_path / "cache") not in json.dumps(res["asset"], default=_json_default)
     # a library without the predicted class still gives an asset and its pose (it used to stop
     # with "no asset of class 'chair'"): the search widens to the whole library
     cars = tmp_path / "cars"

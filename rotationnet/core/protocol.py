@@ -21,11 +21,12 @@ from dataclasses import dataclass
 __all__ = [
     "PROTOCOL", "ProtocolError", "Field", "COMMANDS", "MAX_LINE_BYTES", "MAX_IMAGES", "MAX_PATH_CHARS",
     "ID", "CMD", "OK", "RESULT", "ERROR", "PROGRESS", "MESSAGE", "READY", "VERSION",
-    "CLASSIFY_IMAGE_FIELDS", "POSE_FIELDS", "parse_request", "request_id", "validate_request", "make_request",
+    "CLASSIFY_IMAGE_FIELDS", "POSE_FIELDS", "ASSET_FIELDS", "ASSET_FORMATS", "check_asset", "parse_request", "request_id", "validate_request", "make_request",
     "ready_reply", "ok_reply", "error_reply", "progress_reply", "check_ready",
 ]
 
-PROTOCOL = 3  # 3: pose from the asset's own renders (continuous rotation, alternatives); no model needed
+PROTOCOL = 4  # 4: the reply's asset names the library's own file (ASSET_FIELDS), no path into the worker's cache
+# 3: pose from the asset's own renders (continuous rotation, alternatives); no model needed
 # 2: requests validated against COMMANDS; worker module rotationnet.app.service
 
 MAX_LINE_BYTES = 1 << 20  # a request line longer than this is refused unread
@@ -133,6 +134,77 @@ CLASSIFY_IMAGE_FIELDS = {
     "view_slot": "RotationNet's view slot for the picture (with a trained model)",
 }
 POSE_FIELDS = ("asset_view_direction", "asset_view_up", "azimuth_deg", "elevation_deg", "rotation_wxyz")
+
+# what a classify reply's "asset" (the matched asset) holds: everything the add-on needs to
+# bring the library's own file into the scene, and nothing of the worker's private cache
+ASSET_FIELDS = {
+    "id": "the asset's id in the library (e.g. 'chair/chair_0001.off' or 'props.blend::Chair')",
+    "label": "the asset's class (its folder's name), or null",
+    "score": "how well the reference images match the asset's own renders",
+    "source": "the library's file: a mesh file or a .blend file",
+    "kind": "'mesh' (a mesh file) or 'blend' (an object inside a .blend file)",
+    "object": "the object's name inside the .blend file (null for a mesh file)",
+    "format": "the source file's extension, lower case without the dot (one of ASSET_FORMATS)",
+    "center": "[x, y, z]: the centre of the asset's bounding box in its index frame (the source's coordinates "
+              "with the up axis applied), as render.meshes.normalize computes it",
+    "scale": "the factor (> 0) that takes the centred asset into the unit sphere: normalised = (v - center) * scale",
+    "up_axis": "the library's up axis the index used: 'Z', or 'Y' (a +Y-up source turned +90 degrees about X)",
+}
+ASSET_FORMATS = {"mesh": ("off", "obj", "stl", "ply", "glb", "gltf"), "blend": ("blend",)}
+
+
+def _number(where: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ProtocolError(f"{where} must be a finite number, got {_short(value)}")
+    return float(value)
+
+
+def check_asset(asset) -> dict:
+    """Check a classify reply's ``asset`` against :data:`ASSET_FIELDS` (the
+    worker's tests and the add-on before placing use it); returns a clean copy
+    (numbers as floats).  Raises :class:`ProtocolError` naming the missing or
+    bad field."""
+    if not isinstance(asset, dict):
+        raise ProtocolError(f"the reply's asset must be an object, got {_kind(asset)}")
+    missing = [k for k in ASSET_FIELDS if k not in asset]
+    if missing:
+        raise ProtocolError(f"the reply's asset has no field '{missing[0]}' ({ASSET_FIELDS[missing[0]]})")
+    unknown = sorted(set(asset) - set(ASSET_FIELDS))
+    if unknown:
+        raise ProtocolError(f"the reply's asset has an unknown field {_short(unknown[0])} (fields: "
+                            f"{', '.join(ASSET_FIELDS)})")
+    out = dict(asset)
+    for k in ("id", "source"):
+        out[k] = _path(f"asset field '{k}'", asset[k], allow_empty=False)
+    if asset["label"] is not None and not isinstance(asset["label"], str):
+        raise ProtocolError(f"asset field 'label' must be a string or null, got {_kind(asset['label'])}")
+    out["score"] = _number("asset field 'score'", asset["score"])
+    kind = asset["kind"]
+    if kind not in ASSET_FORMATS:
+        raise ProtocolError(f"asset field 'kind' must be one of {list(ASSET_FORMATS)}, got {_short(kind)}")
+    fmt = asset["format"]
+    if fmt not in ASSET_FORMATS[kind]:
+        raise ProtocolError(f"asset field 'format' of a '{kind}' asset must be one of {list(ASSET_FORMATS[kind])}, "
+                            f"got {_short(fmt)}")
+    ext = out["source"].rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    if "." not in ext or ext.rsplit(".", 1)[1].lower() != fmt:
+        raise ProtocolError(f"asset field 'format' {fmt!r} does not match the source file {_short(out['source'])}")
+    if kind == "blend":
+        if not isinstance(asset["object"], str) or not asset["object"]:
+            raise ProtocolError(f"asset field 'object' of a .blend asset must name the object, got "
+                                f"{_short(asset['object'])}")
+    elif asset["object"] is not None:
+        raise ProtocolError(f"asset field 'object' must be null for a mesh file, got {_short(asset['object'])}")
+    c = asset["center"]
+    if not isinstance(c, list) or len(c) != 3:
+        raise ProtocolError(f"asset field 'center' must be a list of 3 numbers, got {_short(c)}")
+    out["center"] = [_number(f"asset field 'center'[{i}]", x) for i, x in enumerate(c)]
+    out["scale"] = _number("asset field 'scale'", asset["scale"])
+    if out["scale"] <= 0:
+        raise ProtocolError(f"asset field 'scale' must be above 0, got {out['scale']}")
+    if asset["up_axis"] not in ("Z", "Y"):
+        raise ProtocolError(f"asset field 'up_axis' must be 'Z' or 'Y', got {_short(asset['up_axis'])}")
+    return out
 
 
 def _kind(value) -> str:

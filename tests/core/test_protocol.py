@@ -54,3 +54,44 @@ def test_ready_line_version_check():
     old = json.loads(json.dumps({**P.ready_reply(1), "protocol": 1}))
     with pytest.raises(P.ProtocolError, match=f"speaks worker protocol 1, this add-on protocol {P.PROTOCOL}"):
         P.check_ready(old, "the worker (/usr/bin/python3)")
+
+
+def _asset(**kw):
+    a = {"id": "chair/c1.glb", "label": "chair", "score": 0.8, "source": "/lib/chair/c1.glb", "kind": "mesh",
+         "object": None, "format": "glb", "center": [0, 1.5, 2], "scale": 0.25, "up_axis": "Y"}
+    a.update(kw)
+    return a
+
+
+def test_asset_fields_checked():
+    a = P.check_asset(_asset())
+    assert a["center"] == [0.0, 1.5, 2.0] and a["scale"] == 0.25
+    b = P.check_asset(_asset(kind="blend", format="blend", source="/lib/props.blend", object="Chair",
+                             id="props.blend::Chair", label=None))
+    assert b["object"] == "Chair"
+    assert set(P.ASSET_FIELDS) == set(a)
+    assert "mesh" not in P.ASSET_FIELDS  # never a path into the worker's cache
+
+
+@pytest.mark.parametrize("asset, message", [
+    ([1], "must be an object, got a list"),
+    ({k: v for k, v in _asset().items() if k != "up_axis"}, "has no field 'up_axis'"),
+    (_asset(mesh="/cache/x.npz"), "unknown field 'mesh'"),
+    (_asset(source=""), "'source' is empty"),
+    (_asset(score="high"), "'score' must be a finite number"),
+    (_asset(kind="cad"), "'kind' must be one of"),
+    (_asset(format="fbx", source="/lib/a.fbx"), "'format' of a 'mesh' asset must be one of"),
+    (_asset(format="obj"), "does not match the source file"),
+    (_asset(object="Chair"), "'object' must be null for a mesh file"),
+    (_asset(kind="blend", format="blend", source="/l/p.blend", object=""), "must name the object"),
+    (_asset(center=[0, 1]), "'center' must be a list of 3 numbers"),
+    (_asset(center=[0, float("nan"), 1]), "'center'[1] must be a finite number"),
+    (_asset(scale=0), "'scale' must be above 0"),
+    (_asset(scale=True), "'scale' must be a finite number"),
+    (_asset(up_axis="X"), "'up_axis' must be 'Z' or 'Y'"),
+    (_asset(label=3), "'label' must be a string or null"),
+])
+def test_bad_assets_are_refused_naming_the_field(asset, message):
+    with pytest.raises(P.ProtocolError) as e:
+        P.check_asset(asset)
+    assert message in str(e.value)
