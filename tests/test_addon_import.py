@@ -75,6 +75,10 @@ def run(tmp_path_factory):
     broken_glb.parent.mkdir(parents=True)
     broken_glb.write_bytes(glb.read_bytes()[:600])  # truncated
     gone = tmp / "lib_gone" / "Crate" / "crate.obj"
+    off = tmp / "lib_off" / "Crate" / "crate.off"  # no Blender importer: the project's reader
+    off.parent.mkdir(parents=True)
+    off.write_text(f"OFF\n{len(CRATE_V)} {len(CRATE_F)} 0\n" + "".join(f"{a} {b} {c}\n" for a, b, c in CRATE_V)
+                   + "".join("4 " + " ".join(map(str, f)) + "\n" for f in CRATE_F))
     blend = tmp / "lib_blend" / "Crate" / "crates.blend"
     blend.parent.mkdir(parents=True)
     subprocess.run([sys.executable, str(ROOT / "tests" / "make_blend_asset.py"), str(obj), str(blend), "BlendCrate"],
@@ -100,6 +104,7 @@ def run(tmp_path_factory):
         {"name": "garbage", "from": "obj_y", "override": {"source": str(broken)}},
         {"name": "garbage_glb", "from": "glb_z", "override": {"source": str(broken_glb)}},
         {"name": "gone", "from": "obj_y", "override": {"source": str(gone)}},
+        {"name": "off_y", "from": "obj_y", "override": {"source": str(off), "format": "off"}},
         {"name": "blend_link", "from": "obj_y", "override": blend_asset, "link": True, "places": 2},
     ]
     cfg = {"zip": out.stdout.strip().splitlines()[-1], "python": sys.executable,
@@ -113,7 +118,7 @@ def run(tmp_path_factory):
     res = json.loads(line[7:])
     res["steps"] = {s["name"]: s for s in res["steps"]}
     src = {"glb": np.asarray(trimesh.load(glb, force="mesh", process=False).vertices, float),
-           "obj": _obj_vertices(obj), "blend": CRATE_V}
+           "obj": _obj_vertices(obj), "blend": CRATE_V, "off": CRATE_V}
     return {"out": res, "src": src, "glb": glb, "obj": obj, "broken": broken, "broken_glb": broken_glb, "gone": gone,
             "cfg": cfg}
 
@@ -172,6 +177,7 @@ def test_geometry_is_the_index_frame_turned_by_the_reply_rotation(run):
     _check_geometry(run, "glb_z", "glb")  # glTF imported Y-up → Z-up by Blender, the index used raw coordinates
     _check_geometry(run, "glb_y", "glb")  # the importer's conversion is the index's
     _check_geometry(run, "obj_y", "obj")  # and the unit-sphere size (Keep Size off)
+    _check_geometry(run, "off_y", "off")  # built from rotationnet.core.offmesh, the up axis applied
 
 
 def test_blend_asset_linked_from_its_file(run):
