@@ -1,16 +1,26 @@
-"""How indexing and a query grow with the library: 10, 100 and 1000 assets.
+"""How indexing and a query grow with the library, through the worker as the
+add-on uses it (``configure``, ``index``, then ``classify``), nothing cached.
 
-Libraries are procedural props (``render/procedural.py``: 8 categories, seeded
-instances).  Through the worker, as the add-on uses it: index time per asset
-(first use, nothing cached) and the median time of a query (one 224 px
-picture of one of the assets); every row uses the full template sphere.
+Libraries of real meshes: the psb24 models (test models first, then training
+models), topped up with procedural props (``render/procedural.py``) past
+psb24's 480.  Rows:
+
+* index time per asset — wall clock of ``configure`` + ``index`` on an empty
+  cache, divided by the assets (mesh loading, 253 template renders, their crops
+  and descriptors, the cache file; the worker's start-up excluded);
+* query time — ``classify`` of one 224-pixel picture (no alpha: GrabCut finds
+  the object) of a random library asset from a random camera (azimuth 0–360°,
+  elevation −10…80°, roll ±10°), median and 90th percentile over the queries,
+  reply and thumbnail included; and the share of queries whose exact asset was
+  found, as a sanity check (the accuracy benchmark is pose_accuracy.py).
 
 Also: the first stage of retrieval (pooled descriptors of every template,
 inner products, best per asset) with numpy against faiss-cpu's exact
 inner-product index, to find where a vector search library starts to pay.
 
-    .venv/bin/python benchmarks/pose_scaling.py --quick     # 10 and 100 assets
-    .venv/bin/python benchmarks/pose_scaling.py             # 10, 100, 1000
+    .venv/bin/python benchmarks/pose_scaling.py --quick          # 40 psb24 test models, 100 assets
+    .venv/bin/python benchmarks/pose_scaling.py                  # 40 test, 40 training, 100, 1000 assets
+    .venv/bin/python benchmarks/pose_scaling.py --sizes 1000 --run runs/psb   # with a trained model
 """
 
 from __future__ import annotations
@@ -26,56 +36,79 @@ import numpy as np
 import torchvision  # noqa: F401  (torch before Blender's libraries)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import print_table, write_result  # noqa: E402
+from _common import SHARED, print_table, write_result  # noqa: E402
 
 
-def library(root: Path, n: int, seed: int) -> Path:
-    from render.procedural import CATEGORIES, write_library
+def meshes(root: Path, seed: int) -> list[tuple[str, Path]]:
+    """(class, mesh) of every psb24 test model, then every training model, then procedural props."""
+    from render.procedural import write_library
 
-    per = -(-n // len(CATEGORIES))
-    lib = root / f"props{n}"
+    psb = SHARED / "meshes" / "psb24"
+    if not psb.is_dir():
+        sys.exit(f"needs {psb}")
+    out = [(c.name, p) for split in ("test", "train") for c in sorted(psb.iterdir()) if c.is_dir()
+           for p in sorted((c / split).glob("*.ply"))]
+    props = root / "props"
+    if not props.is_dir():
+        write_library(props, instances=65, test=0, seed=seed)  # 8 × 65 = 520
+    out += [(p.parent.name, p) for p in sorted(props.rglob("*.ply"))]
+    return out
+
+
+def library(root: Path, name: str, items: list[tuple[str, Path]]) -> Path:
+    """A library folder ``Class/file`` of links to ``items``."""
+    lib = root / name
     if not lib.is_dir():
-        write_library(lib, instances=per, test=0, seed=seed)
-        extra = sorted(lib.rglob("*.ply"))[n:]
-        for p in extra:  # exactly n
-            p.unlink()
+        for label, p in items:
+            d = lib / label
+            d.mkdir(parents=True, exist_ok=True)
+            (d / p.name).symlink_to(p.resolve())
     return lib
 
 
-def picture(lib: Path, out: Path, seed: int) -> str:
+def pictures(lib: Path, out: Path, n: int, seed: int) -> list[tuple[str, str]]:
+    """``n`` (asset id, picture path) pairs: random assets of ``lib`` from random cameras, on white."""
     from PIL import Image
 
     from render.engine import Renderer, RenderSettings
-    from rotationnet.core.views import from_cameras
+    from render.meshes import load_normalized
+    from rotationnet.core.views import direction, rolled_up
 
-    mesh = sorted(lib.rglob("*.ply"))[len(list(lib.rglob("*.ply"))) // 2]
     rng = np.random.default_rng(seed)
-    az, el = np.radians(rng.uniform(0, 360)), np.radians(rng.uniform(10, 50))
-    c = np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
-    with Renderer(RenderSettings(rig=from_cameras(np.stack([c, [0, 0, 1.0]]), upright=False), size=224,
-                                 supersample=2)) as r:
-        img, _, _ = r.render_file(mesh)
+    files = sorted(lib.rglob("*.ply"))
     out.mkdir(parents=True, exist_ok=True)
-    p = out / f"query_{lib.name}.png"
-    Image.fromarray(img[0]).save(p)
-    return str(p)
+    res = []
+    with Renderer(RenderSettings(size=224, supersample=2)) as r:
+        for k in rng.choice(len(files), size=min(n, len(files)), replace=False):
+            f = files[int(k)]
+            vn, faces, col, _ = load_normalized(f, colored=True)
+            c = direction(rng.uniform(0, 360), rng.uniform(-10, 80))
+            img = r.render(vn, faces, col, cameras=c[None], up=rolled_up(c, rng.uniform(-10, 10))[None])[0][0]
+            p = out / f"{lib.name}_{f.parent.name}_{f.stem}.png"
+            Image.fromarray(img).save(p)
+            res.append((f"{f.parent.name}/{f.name}", str(p)))
+    return res
 
 
-def through_worker(lib: Path, query: str, cache: Path, queries: int = 5) -> dict:
+def through_worker(lib: Path, queries: list[tuple[str, str]], cache: Path, run: str | None) -> dict:
     from rotationnet.app.client import WorkerClient
 
     with WorkerClient(timeout=7200) as w:
+        w.request("ping")  # the worker is up (start-up not counted)
         t0 = time.time()
-        info = w.request("configure", library=str(lib), cache=str(cache))
+        info = w.request("configure", library=str(lib), cache=str(cache), run=run or "")
         idx = w.request("index")
         index_s = time.time() - t0
-        times = []
-        for _ in range(queries):
+        times, exact = [], 0
+        for aid, path in queries:
             t1 = time.time()
-            w.request("classify", images=[query], thumbs=str(cache / "thumbs"))
+            res = w.request("classify", images=[path], thumbs=str(cache / "thumbs"))
             times.append(time.time() - t1)
-    return {"assets": info["assets"], "index_s_per_asset": index_s / info["assets"], "rebuilt": idx["rebuilt"],
-            "query_s_median": float(np.median(times))}
+            exact += res["asset"]["id"] == aid
+    return {"assets": info["assets"], "model": bool(run), "rebuilt": idx["rebuilt"],
+            "index_s_per_asset": index_s / max(idx["rebuilt"], 1), "queries": len(times),
+            "query_s_median": float(np.median(times)), "query_s_p90": float(np.percentile(times, 90)),
+            "exact_asset": exact / len(times)}
 
 
 def first_stage(n_assets: int, templates: int = 253, dim: int = 112, rolls: int = 7, repeats: int = 5) -> dict:
@@ -120,25 +153,37 @@ def first_stage(n_assets: int, templates: int = 253, dim: int = 112, rolls: int 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="10 and 100 assets only")
-    ap.add_argument("--work", default=None)
+    ap.add_argument("--quick", action="store_true", help="40 psb24 test models and 100 assets only")
+    ap.add_argument("--sizes", default=None, help="comma list of rows: test40, train40, or a number of assets")
+    ap.add_argument("--queries", type=int, default=10, help="pictures per library")
+    ap.add_argument("--run", default=None, help="a trained model for the worker (default: none)")
+    ap.add_argument("--work", default=None, help="folder for libraries, pictures and caches (default: a temporary one)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--tag", default="", help="suffix of the result file")
     args = ap.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="pose-scaling-"))
-    sizes = (10, 100) if args.quick else (10, 100, 1000)
+    sizes = (args.sizes.split(",") if args.sizes else
+             ["test40", "100"] if args.quick else ["test40", "train40", "100", "1000"])
+    items = meshes(work, args.seed)
+    psb_test = [x for x in items if "/test/" in str(x[1])]
+    psb_train = [x for x in items if "/train/" in str(x[1])]
     rows = []
-    for n in sizes:
-        lib = library(work, n, args.seed)
-        q = picture(lib, work / "queries", args.seed)
-        r = through_worker(lib, q, work / f"cache{n}")
-        r["templates_per_asset"] = 253
+    for name in sizes:
+        chosen = (psb_test[::2][:40] if name == "test40" else psb_train[::9][:40] if name == "train40"
+                  else items[:int(name)])
+        lib = library(work, f"lib_{name}", chosen)
+        qs = pictures(lib, work / "pictures", args.queries, args.seed)
+        cache = work / f"cache_{name}_{time.strftime('%H%M%S')}"
+        r = {"library": name, **through_worker(lib, qs, cache, args.run)}
         rows.append(r)
         print_table([r], list(r))
     stage = [first_stage(n) for n in (10, 100, 1000, 10000)]
-    print_table(rows, ["assets", "templates_per_asset", "index_s_per_asset", "query_s_median"])
+    cols = ["library", "assets", "model", "index_s_per_asset", "query_s_median", "query_s_p90", "exact_asset"]
+    print_table(rows, cols)
     print()
     print_table(stage, ["assets", "vectors", "numpy_ms", "faiss_ms", "faiss_same_top12"])
-    print(f"results: {write_result('pose_scaling' + ('_quick' if args.quick else ''), rows, {'first_stage': stage})}")
+    name = "pose_scaling" + ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else "")
+    print(f"results: {write_result(name, rows, {'first_stage': stage})}")
 
 
 if __name__ == "__main__":

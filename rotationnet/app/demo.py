@@ -4,7 +4,9 @@ the project generates itself — no download, no data outside the repository.
 1. a procedural library of 8 prop categories × 14 instances (render.procedural),
 2. rendered with the ring-12 rig (plus turned copies of the training meshes),
    and again in the randomised and the sketch look (render/looks.py),
-3. trained on the three looks mixed: frozen-backbone head, then a short fine-tuning,
+3. trained on the three looks mixed: a head on the frozen backbone's features
+   (fine-tuning the backbone, ``--finetune-epochs``, costs minutes on a CPU and
+   did not pay end to end: BENCHMARKS.md),
 4. evaluated on the held-out instances,
 5. predictions on held-out objects photographed from viewpoints between the
    rig's cameras, each matched to an asset of the library; the same objects as
@@ -127,7 +129,7 @@ def _run_demo(out: Path, quick: bool, finetune_epochs: int | None, seed: int, wo
     t_start = time.time()
     size = 96 if quick else 128
     instances, test = (8, 2) if quick else (14, 3)
-    epochs = finetune_epochs if finetune_epochs is not None else (1 if quick else 3)
+    epochs = finetune_epochs or 0
     lib = out / "library"
     if not (lib / "car").is_dir():
         log.info("[1/6] writing the procedural library to %s", lib)
@@ -224,8 +226,9 @@ def _run_demo(out: Path, quick: bool, finetune_epochs: int | None, seed: int, wo
         predictions + [x for x in looks if "sheet" in x],
         [f"{len(CATEGORIES)} categories × {instances} instances ({test} held out per category), rendered with the "
          f"ring-12 rig at {size} px (+2 turned copies of each training mesh), and in the randomised and sketch "
-         f"looks; trained on the three looks mixed: efficientnet_lite0, frozen-feature head then {epochs} "
-         f"fine-tuning epoch(s). Numbers below: the plain-look held-out renders.",
+         "looks; trained on the three looks mixed: efficientnet_lite0, a head on its frozen features"
+         + (f", then {epochs} fine-tuning epoch(s)" if epochs else "") + ". Numbers below: the plain-look held-out "
+         "renders.",
          f"Renders: {data} (contact sheets in {data / 'sheets'}); run: {run}.",
          f"Every held-out image alone, predicted class and view: {Path(res['outputs'][2]).name}.",
          "Chance level: 12.5% for the class, 8.3% for the exact view."])
