@@ -19,8 +19,10 @@ $(STAMP): pyproject.toml | $(PY)
 
 install: $(STAMP)
 
+# two test processes, a test file each (module fixtures stay in one process); torch in each
+# waits passively (tests/conftest.py), so the two never starve each other
 test: $(STAMP)
-	$(PY) -m pytest -q -rs
+	$(PY) -m pytest -q -rs -n 2 --dist loadfile
 
 # the main job on the embedded default: render → train → evaluate → predict → report
 demo: $(STAMP)
