@@ -21,8 +21,9 @@ pytestmark = pytest.mark.usefixtures("gpu_ok")
 
 
 def _direction(az_deg, el_deg):
-    az, el = math.radians(az_deg), math.radians(el_deg)
-    return np.array([math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el)])
+    from rotationnet.core.views import direction
+
+    return direction(az_deg, el_deg)
 
 
 @pytest.fixture(scope="module")

@@ -147,7 +147,6 @@ class Service:
         # the class was missed); classes_k asks for a hard filter
         classes_k = req.get("classes_k")
         ids = self._candidates(set(sorted(probs, key=probs.get, reverse=True)[:classes_k]) if classes_k else None)
-        res["search"] = "classes" if ids else "library"
         if not ids:  # no asset of the model's best classes: the whole library, never a dead end
             ids = list(self.index.entries)
         if not ids:

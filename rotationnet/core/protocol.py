@@ -130,6 +130,9 @@ CLASSIFY_IMAGE_FIELDS = {
     "confidence": "estimated probability that the view error is at most 30 degrees (calibrated on renders)",
     "alternatives": "the next best poses: objects with asset, the pose fields above and confidence "
                     "(the mirror / front-back one among them)",
+    "score": "the pose's matching score against the asset's renders",
+    "score_margin": "the best pose's score less that of the best pose at least 45 degrees away (what "
+                    "confidence is read from)",
     "thumbnail": "PNG of the asset seen from that camera",
     "view_slot": "RotationNet's view slot for the picture (with a trained model)",
 }
