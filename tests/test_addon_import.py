@@ -7,7 +7,6 @@ a second Place shares the imported data; a broken or missing file is an error na
 it that leaves the scene as it was; a missing texture is a warning naming it."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
