@@ -135,9 +135,9 @@ class Service:
         if pred is not None and len(paths) > pred.rig.num_views:
             raise RotationNetError(f"{len(paths)} reference images, but the model's rig has "
                                    f"{pred.rig.num_views} views: give at most that many")
+        images, pictures = self._pictures(req)  # bad pictures fail before any indexing
         if self.index is not None and not self.indexed:
             self.index_(req)
-        images, pictures = self._pictures(req)
         res, probs = self._model_answer(images, paths, int(req.get("top_k", 5)))
         res["asset"], res["assets"] = None, []
         if self.index is None:
