@@ -1,0 +1,126 @@
+"""A picture's camera: pinhole intrinsics and where they come from.
+
+numpy and the standard library only (the add-on bundles this).  Conventions as
+in :mod:`rotationnet.core.views`: a camera frame is Blender's (−Z forward, +Y
+up, +X right); pixel coordinates have their origin at the top-left corner of
+the picture, x to the right, y down, pixel centres at half-integers.
+
+* :class:`Intrinsics` — ``K`` (3 × 3), the picture's width and height, and
+  where they came from (``given``, ``exif``, ``estimated``); from a field of
+  view (:meth:`Intrinsics.from_fov`) or from EXIF tags (:func:`from_exif`).
+* :meth:`Intrinsics.project` / :meth:`Intrinsics.rays` — points in the camera
+  frame ↔ pixels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Intrinsics", "from_exif", "SOURCES", "FULL_FRAME_DIAGONAL_MM"]
+
+SOURCES = ("given", "exif", "estimated")
+FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)  # the 35 mm-equivalent focal length's reference
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """A pinhole camera: ``K`` = [[fx, 0, cx], [0, fy, cy], [0, 0, 1]] in pixels of a
+    ``width`` × ``height`` picture, and its ``source`` (one of :data:`SOURCES`).
+
+    Raises:
+        ValueError: a K that is not 3 × 3 upper triangular with positive focal
+            lengths, a non-positive picture size, or an unknown source.
+    """
+
+    K: np.ndarray
+    width: int
+    height: int
+    source: str = "given"
+
+    def __post_init__(self):
+        k = np.asarray(self.K, dtype=np.float64)
+        if k.shape != (3, 3) or not np.all(np.isfinite(k)):
+            raise ValueError(f"K must be a finite 3×3 matrix, got shape {k.shape}")
+        if k[1, 0] != 0 or k[2, 0] != 0 or k[2, 1] != 0 or abs(k[2, 2] - 1.0) > 1e-9:
+            raise ValueError("K must be [[fx, s, cx], [0, fy, cy], [0, 0, 1]]")
+        if k[0, 0] <= 0 or k[1, 1] <= 0:
+            raise ValueError(f"K's focal lengths must be positive, got fx={k[0, 0]}, fy={k[1, 1]}")
+        if int(self.width) <= 0 or int(self.height) <= 0:
+            raise ValueError(f"the picture's size must be positive, got {self.width}×{self.height}")
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}")
+        k.setflags(write=False)
+        object.__setattr__(self, "K", k)
+        object.__setattr__(self, "width", int(self.width))
+        object.__setattr__(self, "height", int(self.height))
+
+    @classmethod
+    def from_fov(cls, fov_deg: float, width: int, height: int, source: str = "given") -> "Intrinsics":
+        """Square pixels, the principal point in the middle, ``fov_deg`` the
+        horizontal field of view.  Raises ValueError outside 1..179 degrees."""
+        if not 1.0 <= float(fov_deg) <= 179.0:
+            raise ValueError(f"the field of view must be 1..179 degrees, got {fov_deg}")
+        f = width / 2.0 / math.tan(math.radians(fov_deg) / 2.0)
+        return cls(np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]]), width, height, source)
+
+    @property
+    def fov_deg(self) -> float:
+        """The horizontal field of view in degrees (through the picture's whole width)."""
+        return math.degrees(2.0 * math.atan(self.width / 2.0 / self.K[0, 0]))
+
+    def to_dict(self) -> dict:
+        """The reply's ``camera`` object: K, fov_deg, width, height, source."""
+        return {"K": self.K.round(6).tolist(), "fov_deg": round(self.fov_deg, 6), "width": self.width,
+                "height": self.height, "source": self.source}
+
+    def project(self, points: np.ndarray) -> np.ndarray:
+        """Points (..., 3) in the camera frame (in front: z < 0) → pixels (..., 2)."""
+        p = np.asarray(points, dtype=np.float64)
+        x, y, z = p[..., 0], p[..., 1], -p[..., 2]  # depth along the viewing direction
+        k = self.K
+        u = k[0, 0] * x / z + k[0, 1] * (-y) / z + k[0, 2]
+        v = k[1, 1] * (-y) / z + k[1, 2]
+        return np.stack([u, v], axis=-1)
+
+    def rays(self, pixels: np.ndarray) -> np.ndarray:
+        """Pixels (..., 2) → unit directions (..., 3) in the camera frame through them."""
+        px = np.asarray(pixels, dtype=np.float64)
+        k = self.K
+        yd = (px[..., 1] - k[1, 2]) / k[1, 1]  # image y down, per unit depth
+        xd = (px[..., 0] - k[0, 2] - k[0, 1] * yd) / k[0, 0]
+        d = np.stack([xd, -yd, -np.ones_like(xd)], axis=-1)
+        return d / np.linalg.norm(d, axis=-1, keepdims=True)
+
+
+def from_exif(tags: dict, width: int, height: int) -> Intrinsics | None:
+    """Intrinsics from a photo's EXIF tags (by name, as PIL's ``ExifTags.TAGS``
+    names them), or None when they do not say: ``FocalLengthIn35mmFilm`` (the
+    focal length a full-frame camera with the same field of view would have;
+    the 35 mm diagonal against the picture's diagonal), else ``FocalLength``
+    (mm) with ``FocalPlaneXResolution`` and ``FocalPlaneResolutionUnit``
+    (pixels per inch or per centimetre on the sensor; scaled by the picture's
+    width over ``ExifImageWidth`` when it was resized)."""
+    def number(v):
+        try:
+            x = float(v[0]) / float(v[1]) if isinstance(v, tuple) and len(v) == 2 else float(v)
+        except (TypeError, ValueError, ZeroDivisionError):
+            return None
+        return x if math.isfinite(x) and x > 0 else None
+
+    f35 = number(tags.get("FocalLengthIn35mmFilm"))
+    if f35:
+        f = f35 / FULL_FRAME_DIAGONAL_MM * math.hypot(width, height)
+    else:
+        fmm, xres = number(tags.get("FocalLength")), number(tags.get("FocalPlaneXResolution"))
+        unit = {2: 25.4, 3: 10.0, 4: 1.0}.get(int(number(tags.get("FocalPlaneResolutionUnit")) or 2))
+        if not fmm or not xres:
+            return None
+        f = fmm * xres / unit  # mm × pixels per mm on the sensor, at the camera's own resolution
+        full = number(tags.get("ExifImageWidth"))
+        if full:  # the picture was resized since: the focal length in pixels with it
+            f *= width / full
+    K = np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
+    return Intrinsics(K, width, height, "exif")
