@@ -76,6 +76,26 @@ class Intrinsics:
         return {"K": self.K.round(6).tolist(), "fov_deg": round(self.fov_deg, 6), "width": self.width,
                 "height": self.height, "source": self.source}
 
+    def blender_camera(self, sensor_width: float = 36.0) -> dict:
+        """The settings of a Blender camera (and its scene's resolution) that
+        sees as this one: ``sensor_fit`` HORIZONTAL, ``sensor_width`` (mm),
+        ``lens`` (mm), ``shift_x`` / ``shift_y`` (Blender measures the shift in
+        units of the fitted sensor dimension, here the width), ``resolution_x`` /
+        ``resolution_y``.  Checked against Workbench renders in
+        tests/render/test_render.py.
+
+        Raises:
+            ValueError: skew or non-square pixels (fx ≠ fy), which a Blender
+                camera does not model here.
+        """
+        k = self.K
+        if abs(k[0, 1]) > 1e-9 * k[0, 0] or abs(k[0, 0] - k[1, 1]) > 1e-6 * k[0, 0]:
+            raise ValueError("a Blender camera needs square pixels without skew (fx = fy, s = 0)")
+        w, h = self.width, self.height
+        return {"sensor_fit": "HORIZONTAL", "sensor_width": float(sensor_width),
+                "lens": float(k[0, 0] * sensor_width / w), "shift_x": float(-(k[0, 2] - w / 2.0) / w),
+                "shift_y": float((k[1, 2] - h / 2.0) / w), "resolution_x": w, "resolution_y": h}
+
     def project(self, points: np.ndarray) -> np.ndarray:
         """Points (..., 3) in the camera frame (in front: z < 0) → pixels (..., 2)."""
         p = np.asarray(points, dtype=np.float64)

@@ -389,3 +389,57 @@ def test_cameras_per_call_match_the_rig_and_any_number_is_chunked(gpu_ok):
             assert np.array_equal(one[0], many[i])
         with pytest.raises(ValueError, match="cameras"):
             r.render(v, f, cameras=np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("size, k", [((320, 240), (300.0, 180.0, 100.0)), ((240, 320), (280.0, 100.0, 180.0))])
+def test_a_blender_camera_from_intrinsics_sees_what_they_project(gpu_ok, tmp_path, size, k):
+    """Small spheres rendered by Workbench through a Blender camera set from K
+    (rotationnet.core.camera) land where K projects their centres, landscape and portrait,
+    principal point off the middle."""
+    import bmesh
+    import bpy
+    from mathutils import Matrix
+    from PIL import Image
+
+    from rotationnet.core.camera import Intrinsics
+
+    w, h = size
+    fx, cx, cy = k
+    intr = Intrinsics(np.array([[fx, 0, cx], [0, fx, cy], [0, 0, 1.0]]), w, h)
+    cfg = intr.blender_camera()
+    sc = bpy.data.scenes.new("rn_intrinsics")
+    try:
+        sc.render.engine = "BLENDER_WORKBENCH"
+        sc.render.resolution_x, sc.render.resolution_y = cfg["resolution_x"], cfg["resolution_y"]
+        sc.render.resolution_percentage = 100
+        sc.render.film_transparent = True
+        cam = bpy.data.objects.new("rn_cam", bpy.data.cameras.new("rn_cam"))
+        sc.collection.objects.link(cam)
+        sc.camera = cam
+        for key in ("sensor_fit", "sensor_width", "lens", "shift_x", "shift_y"):
+            setattr(cam.data, key, cfg[key])
+        cam.matrix_world = Matrix.Identity(4)  # the camera frame is the world frame
+        me = bpy.data.meshes.new("rn_ball")
+        bm = bmesh.new()
+        bmesh.ops.create_uvsphere(bm, u_segments=16, v_segments=8, radius=0.04)
+        bm.to_mesh(me)
+        bm.free()
+        points = [(0.0, 0.0, -3.0), (0.45, 0.3, -3.0), (-0.5, -0.4, -2.5)]
+        for p in points:
+            o = bpy.data.objects.new("rn_ball", me)
+            o.location = p
+            sc.collection.objects.link(o)
+        sc.render.filepath = str(tmp_path / "k.png")
+        bpy.ops.render.render(write_still=True, scene=sc.name)
+        alpha = np.asarray(Image.open(tmp_path / "k.png"))[..., 3] > 127
+    finally:
+        for o in list(sc.collection.objects):
+            bpy.data.objects.remove(o, do_unlink=True)
+        bpy.data.scenes.remove(sc)
+    expected = intr.project(np.array(points))  # (u, v), pixel centres at half-integers
+    for u, v in expected:
+        r, c = int(v), int(u)
+        win = alpha[max(r - 12, 0):r + 12, max(c - 12, 0):c + 12]
+        ys, xs = np.nonzero(win)
+        assert len(ys) > 10, (u, v)
+        assert abs(xs.mean() + max(c - 12, 0) + 0.5 - u) < 0.6 and abs(ys.mean() + max(r - 12, 0) + 0.5 - v) < 0.6
