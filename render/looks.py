@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["LOOKS", "look_names", "look_rng", "render_look", "background", "sketch_lines", "part_colors",
+__all__ = ["LOOKS", "look_names", "look_rng", "render_look", "background", "degrade", "sketch_lines", "part_colors",
            "photo_backgrounds"]
 
 LOOKS: dict[str, str] = {
@@ -67,7 +67,7 @@ def photo_backgrounds(folder) -> list[Path]:
 
 # -- colours -------------------------------------------------------------------
 
-def _random_color(rng: np.random.Generator) -> np.ndarray:
+def random_color(rng: np.random.Generator) -> np.ndarray:
     """A base colour: mostly saturated hues, sometimes greys, whites or darks."""
     import colorsys
 
@@ -103,7 +103,7 @@ def part_colors(vertices: np.ndarray, faces: np.ndarray, rng: np.random.Generato
         ncomp, how = k, f"regions:{k}"
     else:
         how = f"parts:{ncomp}"
-    palette = np.stack([_random_color(rng) for _ in range(min(ncomp, 6))])
+    palette = np.stack([random_color(rng) for _ in range(min(ncomp, 6))])
     colors = palette[rng.integers(0, len(palette), ncomp)][lab]
     return colors.astype(np.float32), how
 
@@ -127,15 +127,15 @@ def background(rng: np.random.Generator, size: int, photos: list[Path] | None = 
     kinds = ["plain", "gradient", "noise"] + (["photo", "photo"] if photos else [])
     kind = kinds[int(rng.integers(len(kinds)))]
     if kind == "plain":
-        return np.broadcast_to(_random_color(rng), (size, size, 3)).astype(np.float32).copy(), kind
+        return np.broadcast_to(random_color(rng), (size, size, 3)).astype(np.float32).copy(), kind
     if kind == "gradient":
-        a, b = _random_color(rng), _random_color(rng)
+        a, b = random_color(rng), random_color(rng)
         ang = rng.uniform(0, 2 * np.pi)
         y, x = np.mgrid[0:size, 0:size] / max(size - 1, 1) - 0.5
         t = np.clip(x * np.cos(ang) + y * np.sin(ang) + 0.5, 0, 1)[..., None]
         return (a * (1 - t) + b * t).astype(np.float32), kind
     if kind == "noise":
-        base = _random_color(rng)
+        base = random_color(rng)
         amp = rng.uniform(0.1, 0.5)
         nz = _smooth_noise(rng, size, int(rng.integers(3, 17)), 3) - 0.5
         return np.clip(base + amp * nz, 0, 1).astype(np.float32), kind
@@ -174,7 +174,7 @@ def _composite(rgba: np.ndarray, bg: np.ndarray) -> np.ndarray:
     return rgba[..., :3] / 255.0 * a + bg * (1 - a)
 
 
-def _degrade(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+def degrade(img: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     """Blur, sensor noise and JPEG on float RGB 0..1 → uint8 RGB, with what was applied."""
     import cv2
 
@@ -316,7 +316,7 @@ def render_look(renderer, look: str, vertices: np.ndarray, faces: np.ndarray, rn
             vp = _view_jitter(rng, jitter, 15.0, 0.15, 0.04)
             warped = _warp(rgba[i], vp["roll_deg"], vp["scale"], vp["shift"])
             bg, vp["background"] = background(rng, s, photos)
-            img, deg = _degrade(_composite(warped, bg), rng)
+            img, deg = degrade(_composite(warped, bg), rng)
             vp.update(deg)
             params["views"].append(vp)
             out.append(img)
@@ -326,7 +326,7 @@ def render_look(renderer, look: str, vertices: np.ndarray, faces: np.ndarray, rn
     v = vertices @ tilt.T
     nrm, depth = renderer.render_layers(v, faces, normals=True, depth=True, **cam)
     shaded, _ = renderer.render_layers(v, faces, **cam)
-    ink = [0.1, 0.1, 0.12] if rng.random() < 0.6 else _random_color(rng).clip(0, 0.45).tolist()
+    ink = [0.1, 0.1, 0.12] if rng.random() < 0.6 else random_color(rng).clip(0, 0.45).tolist()
     paper_base = rng.uniform(0.88, 1.0)
     paper = np.clip(paper_base + rng.normal(0, 0.02, 3), 0, 1).tolist()
     prm = {"look": look, "tilt": tilt.round(6).tolist(), "ink": ink, "paper": paper,
