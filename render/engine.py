@@ -426,29 +426,76 @@ class Renderer:
         return self._gpu
 
     def _view_ubos(self, cameras: np.ndarray, up: np.ndarray) -> list:
-        """Per chunk of the atlas's capacity: (first view, count, uniform buffer
-        of the cameras' view-projection matrices and eye positions)."""
+        """:meth:`_ubos` of cameras looking at the origin from ``settings.distance``."""
+        s, nv = self.settings, len(cameras)
+        mats = camera_matrices(cameras, up)
+        view = np.tile(np.eye(4), (nv, 1, 1))
+        view[:, :3, :3] = np.swapaxes(mats, 1, 2)
+        view[:, :3, 3] = -np.einsum("nji,nj->ni", mats, cameras * s.distance)
+        return self._ubos(self._gpu["proj"] @ view, cameras * s.distance)
+
+    def _ubos(self, mvp: np.ndarray, eye: np.ndarray) -> list:
+        """Per chunk of the atlas's capacity: (first view, count, uniform buffer of
+        the views' model-view-projection matrices (N, 4, 4) and eye positions
+        (N, 3) in the mesh's frame)."""
         import gpu
 
-        s, proj, cap, nv = self.settings, self._gpu["proj"], self._gpu["cap"], len(cameras)
-        mats = camera_matrices(cameras, up)
+        cap, nv = self._gpu["cap"], len(mvp)
         ubos = []
         for start in range(0, nv, cap):
-            mvp = np.zeros((_CHUNK, 4, 4))
-            eye = np.zeros((_CHUNK, 4))
-            for j, i in enumerate(range(start, min(start + cap, nv))):
-                e = cameras[i] * s.distance
-                r = mats[i]
-                view = np.eye(4)
-                view[:3, :3] = r.T
-                view[:3, 3] = -r.T @ e
-                mvp[j] = proj @ view
-                eye[j, :3] = e
+            n = min(cap, nv - start)
+            m = np.zeros((_CHUNK, 4, 4))
+            e = np.zeros((_CHUNK, 4))
+            m[:n], e[:n, :3] = mvp[start:start + n], eye[start:start + n]
             # std140: column-major matrices, then vec4s
-            data = np.concatenate([mvp.transpose(0, 2, 1).reshape(-1), eye.reshape(-1)]).astype(np.float32)
-            ubos.append((start, min(cap, nv - start),
-                         gpu.types.GPUUniformBuf(gpu.types.Buffer("FLOAT", data.size, data.tolist()))))
+            data = np.concatenate([m.transpose(0, 2, 1).reshape(-1), e.reshape(-1)]).astype(np.float32)
+            ubos.append((start, n, gpu.types.GPUUniformBuf(gpu.types.Buffer("FLOAT", data.size, data.tolist()))))
         return ubos
+
+    def render_posed(self, vertices: np.ndarray, faces: np.ndarray, colors: np.ndarray | None = None, *,
+                     rotations: np.ndarray, translations: np.ndarray, K: np.ndarray, windows: np.ndarray
+                     ) -> np.ndarray:
+        """A mesh in its own frame (any size) at given poses, seen through a
+        picture's camera (fast engine): view i is the square window
+        ``windows[i]`` = (x0, y0, side) of the picture (pixels, top-left origin)
+        resampled to the settings' size, with the mesh at ``rotations[i]`` (3, 3)
+        and ``translations[i]`` (3,) from its frame into the camera's (Blender
+        camera: −Z forward, +Y up) and intrinsics ``K`` (3, 3).  For
+        render-and-compare in position and in rotation on whole pictures.
+
+        Returns:
+            (N, S, S, C) uint8 as :meth:`render` gives them (no depth).
+        Raises:
+            ValueError: another engine, or the mesh behind a camera.
+        """
+        if self.settings.engine != "fast":
+            raise ValueError("render_posed needs the fast engine")
+        v = np.ascontiguousarray(vertices, dtype=np.float32)
+        f = np.ascontiguousarray(faces, dtype=np.int32)
+        r = np.asarray(rotations, dtype=np.float64).reshape(-1, 3, 3)
+        t = np.asarray(translations, dtype=np.float64).reshape(-1, 3)
+        w = np.asarray(windows, dtype=np.float64).reshape(-1, 3)
+        k = np.asarray(K, dtype=np.float64)
+        depth = -(np.einsum("nij,vj->nvi", r, v.astype(np.float64)) + t[:, None])[..., 2]  # (N, V)
+        if np.any(depth.max(axis=1) <= 0):
+            raise ValueError("render_posed: the mesh lies behind the camera")
+        near = np.maximum(depth.min(axis=1) * 0.9, depth.max(axis=1) * 1e-4)
+        far = depth.max(axis=1) * 1.1
+        mvp = np.zeros((len(r), 4, 4))
+        for i in range(len(r)):
+            x0, y0, side = w[i]
+            proj = np.array([
+                [2 * k[0, 0] / side, -2 * k[0, 1] / side, 1 - 2 * (k[0, 2] - x0) / side, 0],
+                [0, 2 * k[1, 1] / side, 2 * (k[1, 2] - y0) / side - 1, 0],
+                [0, 0, (far[i] + near[i]) / (near[i] - far[i]), 2 * far[i] * near[i] / (near[i] - far[i])],
+                [0, 0, -1, 0]])
+            model = np.eye(4)
+            model[:3, :3], model[:3, 3] = r[i], t[i]
+            mvp[i] = proj @ model
+        self._gpu_state()
+        eye = -np.einsum("nji,nj->ni", r, t)  # the camera's centre in the mesh frame
+        rgba, _ = self._render_gpu(v, f, None, None, want_depth=False, colors=colors, ubos=self._ubos(mvp, eye))
+        return self.to_channels(rgba)
 
     def _cameras(self, cameras, up) -> tuple[np.ndarray, np.ndarray]:
         """(N, 3) unit camera directions and up vectors: the given ones, or the rig's."""
@@ -501,17 +548,19 @@ class Renderer:
         return self._render_gpu(v, f, cams, ups, want_depth=depth, colors=colors, light=light, normals=normals,
                                 alpha=True)
 
-    def _render_gpu(self, v: np.ndarray, f: np.ndarray, cams: np.ndarray, ups: np.ndarray, want_depth: bool,
-                    colors: np.ndarray | None = None, light: dict | None = None, normals: bool = False,
-                    alpha: bool = False):
+    def _render_gpu(self, v: np.ndarray, f: np.ndarray, cams: np.ndarray | None, ups: np.ndarray | None,
+                    want_depth: bool, colors: np.ndarray | None = None, light: dict | None = None,
+                    normals: bool = False, alpha: bool = False, ubos: list | None = None):
         """The fast engine: (N, S, S, 3 or 4) uint8 and depth (N, S, S) or None,
-        drawn chunk by chunk of the atlas's capacity; the mesh is uploaded once."""
+        drawn chunk by chunk of the atlas's capacity; the mesh is uploaded once.
+        The views are the cameras ``cams``/``ups`` (at ``settings.distance``), or
+        ready ``ubos`` (:meth:`_ubos`; then no depth)."""
         import gpu
         from gpu_extras.batch import batch_for_shader
 
         st = self._gpu_state()
-        is_rig = cams is self.rig.cameras
-        ubos = st["rig_ubos"] if is_rig else self._view_ubos(cams, ups)
+        if ubos is None:
+            ubos = st["rig_ubos"] if cams is self.rig.cameras else self._view_ubos(cams, ups)
         s = self.settings
         shader, off, k = st["shader"], st["offscreen"], st["k"]
         if colors is None:
