@@ -10,6 +10,8 @@ the picture, x to the right, y down, pixel centres at half-integers.
   view (:meth:`Intrinsics.from_fov`) or from EXIF tags (:func:`from_exif`).
 * :meth:`Intrinsics.project` / :meth:`Intrinsics.rays` — points in the camera
   frame ↔ pixels.
+* :func:`fit_translation` — where an object of known shape, size and rotation
+  stands so that its projected outline fills a box of the picture.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Intrinsics", "from_exif", "SOURCES", "FULL_FRAME_DIAGONAL_MM"]
+__all__ = ["Intrinsics", "from_exif", "fit_translation", "SOURCES", "FULL_FRAME_DIAGONAL_MM"]
 
 SOURCES = ("given", "exif", "estimated")
 FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)  # the 35 mm-equivalent focal length's reference
@@ -144,3 +146,50 @@ def from_exif(tags: dict, width: int, height: int) -> Intrinsics | None:
             f *= width / full
     K = np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
     return Intrinsics(K, width, height, "exif")
+
+
+def fit_translation(points: np.ndarray, box, intr: Intrinsics, iterations: int = 20) -> np.ndarray:
+    """The translation ``t`` (3,) in the camera frame that makes the bounding box
+    of the projected ``points + t`` equal ``box`` = [x, y, w, h] (pixels): an
+    object of known shape, size and rotation (``points`` (N, 3): its vertices
+    turned into the camera's axes, in its own units) placed along its ray at the
+    depth its size implies.  Gauss–Newton on the box's four sides from the
+    depth that matches the box's size and the ray through its centre.
+
+    Raises:
+        ValueError: an empty box or no points.
+    """
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    x, y, w, h = (float(v) for v in box)
+    if len(p) == 0 or w <= 0 or h <= 0:
+        raise ValueError(f"fit_translation needs points and a box with a positive size, got {box}")
+    target = np.array([x, y, x + w, y + h])
+    centre = (p.min(axis=0) + p.max(axis=0)) / 2
+    extent = float(np.linalg.norm((p.max(axis=0) - p.min(axis=0))[:2]))
+    depth = intr.K[0, 0] * extent / max(math.hypot(w, h), 1e-9)  # its size at that depth fills the box
+    ray = intr.rays(np.array([x + w / 2, y + h / 2]))
+    t = ray * depth / max(-ray[2], 1e-9) - centre  # the points' centre on that ray, at that depth
+
+    def sides(tt):
+        q = p + tt
+        if np.any(q[:, 2] >= -1e-9):
+            return None
+        uv = intr.project(q)
+        return np.concatenate([uv.min(axis=0), uv.max(axis=0)])
+
+    for _ in range(iterations):
+        s0 = sides(t)
+        if s0 is None:
+            break
+        r = s0 - target
+        if np.abs(r).max() < 1e-6:
+            break
+        step = 1e-4 * max(abs(t[2]), 1e-6)
+        jac = np.stack([(sides(t + step * e) - s0) / step for e in np.eye(3)], axis=1)  # (4, 3)
+        dt, *_ = np.linalg.lstsq(jac, -r, rcond=None)
+        # keep in front of the camera: at most half the way towards it per step
+        limit = 0.5 * abs(t[2] + centre[2])
+        if np.linalg.norm(dt) > limit:
+            dt *= limit / np.linalg.norm(dt)
+        t = t + dt
+    return t

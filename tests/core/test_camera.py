@@ -58,3 +58,22 @@ def test_focal_length_from_exif():
     assert from_exif({}, 640, 480) is None
     assert from_exif({"FocalLength": 4.7}, 640, 480) is None
     assert from_exif({"FocalLengthIn35mmFilm": 0}, 640, 480) is None
+
+
+def test_fit_translation_recovers_where_a_box_of_points_stands():
+    from rotationnet.core.camera import fit_translation
+    from rotationnet.core.views import quaternion_to_matrix
+
+    intr = Intrinsics.from_fov(50.0, 640, 480)
+    rng = np.random.default_rng(4)
+    pts = rng.uniform(-0.3, 0.3, (200, 3)) * [1.0, 2.0, 0.5]
+    for _ in range(5):
+        r = quaternion_to_matrix(rng.normal(size=4))
+        t = np.array([rng.uniform(-1, 1), rng.uniform(-0.7, 0.7), rng.uniform(-9, -3)])
+        q = pts @ r.T
+        uv = intr.project(q + t)
+        lo, hi = uv.min(axis=0), uv.max(axis=0)
+        got = fit_translation(q, [lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], intr)
+        np.testing.assert_allclose(got, t, atol=1e-4 * np.linalg.norm(t))
+    with pytest.raises(ValueError, match="positive size"):
+        fit_translation(pts, [0, 0, 0, 10], intr)
