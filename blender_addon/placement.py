@@ -60,11 +60,11 @@ from mathutils import Matrix
 from rotationnet.core import protocol
 from rotationnet.core.errors import DataError
 from rotationnet.core.offmesh import read_off
-from rotationnet.core.views import rotation_between_views
+from rotationnet.core.views import rotation_between_views, up_axis_rotation
 
 LIBRARY = ".RotationNet Library"  # a leading "." keeps it out of Blender's ID menus
-# +Y-up → +Z-up: (x, y, z) → (x, −z, y), +90° about X (render.meshes.load_mesh with up_axis "Y")
-Y_UP_TO_Z_UP = Matrix(((1, 0, 0, 0), (0, 0, -1, 0), (0, 1, 0, 0), (0, 0, 0, 1)))
+# +Y-up → +Z-up: (x, y, z) → (x, −z, y), +90° about X (the index's up axis, rotationnet.core.views)
+Y_UP_TO_Z_UP = Matrix(up_axis_rotation("Y").tolist()).to_4x4()
 # ID collections an import may add to (what a failed import created is removed from them)
 _ID_TYPES = ("objects", "meshes", "materials", "images", "textures", "node_groups", "cameras", "lights",
              "armatures", "actions", "collections", "curves", "scenes", "worlds", "libraries", "lattices",

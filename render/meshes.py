@@ -25,6 +25,7 @@ import numpy as np
 from rotationnet.core.errors import DataError
 from rotationnet.core.manifest import natural_key
 from rotationnet.core.offmesh import parse_off
+from rotationnet.core.views import up_axis_rotation
 
 __all__ = ["MESH_EXTENSIONS", "MeshError", "MeshJob", "find_meshes", "load_mesh", "load_mesh_colored", "normalize", "file_sha256",
            "rotated_copies"]
@@ -202,8 +203,10 @@ def load_mesh(path, up_axis: str = "Z", _with_colors: bool = False) -> tuple[np.
     area2 = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
     if not np.any(area2 > 1e-18):
         raise MeshError(f"{path}: all faces are degenerate (zero area)")
-    if up_axis.upper() == "Y":
-        v = np.stack([v[:, 0], -v[:, 2], v[:, 1]], axis=1)
+    if up_axis.upper() == "Y":  # a signed permutation: applied exactly, whatever the coordinates' size
+        r = up_axis_rotation("Y")
+        axes = np.abs(r).argmax(axis=1)
+        v = v[:, axes] * r[np.arange(3), axes]
     if _with_colors:
         return v, f, _vertex_colors(loaded, len(v))
     return v, f

@@ -46,6 +46,7 @@ __all__ = [
     "rolled_up",
     "turn_camera",
     "world_to_camera",
+    "up_axis_rotation",
 ]
 
 _TOL = 1e-6
@@ -291,6 +292,22 @@ def world_to_camera(directions: np.ndarray, up: np.ndarray) -> np.ndarray:
     ``directions`` with ``up`` (Blender camera: -Z forward, +Y up): the
     transpose of :func:`camera_matrices`."""
     return np.swapaxes(camera_matrices(directions, up), -1, -2)
+
+
+def up_axis_rotation(up_axis: str) -> np.ndarray:
+    """The rotation (3, 3) that brings a source whose up axis is ``up_axis``
+    ("Z" or "Y") into the +Z-up frame assets are indexed and placed in: the
+    identity for "Z"; for "Y" +90° about X, (x, y, z) → (x, −z, y).
+
+    Raises:
+        ValueError: another up axis.
+    """
+    axis = str(up_axis).upper()
+    if axis == "Z":
+        return np.eye(3)
+    if axis == "Y":
+        return np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    raise ValueError(f"up_axis must be 'Z' or 'Y', got {up_axis!r}")
 
 
 def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:

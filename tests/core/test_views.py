@@ -186,3 +186,13 @@ def test_world_to_camera_is_blender_camera_convention():
     r = views.world_to_camera(c, views.camera_up_vectors(c))
     np.testing.assert_allclose(r @ c, [0, 0, 1], atol=1e-12)  # towards the camera = camera +Z (it looks along -Z)
     np.testing.assert_allclose(r @ views.camera_up_vectors(c), [0, 1, 0], atol=1e-12)
+
+
+def test_up_axis_rotation_turns_y_up_into_z_up():
+    r = views.up_axis_rotation("y")
+    np.testing.assert_array_equal(r @ [0.0, 1.0, 0.0], [0.0, 0.0, 1.0])  # the source's up becomes +Z
+    np.testing.assert_array_equal(r @ [0.0, 0.0, 1.0], [0.0, -1.0, 0.0])
+    assert np.linalg.det(r) == pytest.approx(1.0)
+    np.testing.assert_array_equal(views.up_axis_rotation("Z"), np.eye(3))
+    with pytest.raises(ValueError, match="up_axis"):
+        views.up_axis_rotation("X")
