@@ -113,11 +113,7 @@ class Service:
         pred = self.predictor
         if pred is None:
             return {"class": None, "probability": None, "ranking": [], "images": [{"image": p} for p in paths]}, {}
-        bg = np.asarray(pred.background, np.float32)
-        rgb = [im if im.shape[2] == 3 else  # transparency onto the model's background, as load_image does
-               np.round(im[..., :3] * (im[..., 3:] / 255.0) + bg * (1.0 - im[..., 3:] / 255.0)).astype(np.uint8)
-               for im in images]
-        res = pred.predict_from_ratios(pred.ratios(rgb), positions=None, top_k=len(pred.classes), names=paths)
+        res = pred.predict_from_ratios(pred.ratios(images), positions=None, top_k=len(pred.classes), names=paths)
         probs = {r["class"]: r["probability"] for r in res["ranking"]}
         res["ranking"] = res["ranking"][:top_k]
         res["model_class"], res["model_probability"] = res["class"], res["probability"]

@@ -72,7 +72,8 @@ class Predictor:
 
     # -- inputs ---------------------------------------------------------------
     def to_tensor(self, images) -> torch.Tensor:
-        """Paths, PIL images or uint8 (H, W, 3) arrays → normalised (M, 3, S, S)."""
+        """Paths, PIL images or uint8 (H, W, 3|4) arrays → normalised (M, 3, S, S);
+        transparency goes onto the model's background, as for image files."""
         from PIL import Image
 
         from .data import letterbox
@@ -87,7 +88,12 @@ class Predictor:
                 a = np.asarray(im)
                 if a.ndim != 3 or a.shape[2] not in (3, 4) or a.dtype != np.uint8:
                     raise DataError(f"image array must be uint8 (H, W, 3|4), got {a.dtype} {a.shape}")
-                a = np.asarray(letterbox(Image.fromarray(a[..., :3]), self.size))
+                rgb = Image.fromarray(np.ascontiguousarray(a[..., :3]))
+                if a.shape[2] == 4:  # as load_image composites a file's transparency
+                    out = Image.new("RGB", rgb.size, self.background)
+                    out.paste(rgb, mask=Image.fromarray(np.ascontiguousarray(a[..., 3])))
+                    rgb = out
+                a = np.asarray(letterbox(rgb, self.size))
             arrs.append(a)
         x = torch.from_numpy(np.stack(arrs)).permute(0, 3, 1, 2).float().div_(255.0)
         return (x - self.mean) / self.std
