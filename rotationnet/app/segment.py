@@ -231,11 +231,14 @@ def object_crop(rgb: np.ndarray, mask: np.ndarray, size: int, margin: float = 0.
                            borderMode=cv2.BORDER_CONSTANT)
     cm = cv2.warpAffine(np.ascontiguousarray(m), a, (size, size), flags=interp, borderMode=cv2.BORDER_CONSTANT,
                         borderValue=0.0)
-    cm = np.clip(cm, 0.0, 1.0)
+    return _on_grey(c, np.clip(cm, 0.0, 1.0), normalise)
+
+
+def _on_grey(crop: np.ndarray, mask: np.ndarray, normalise: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """A resampled crop and its mask → the object at one brightness on :data:`GREY`."""
     if normalise:
-        c = normalise_brightness(c, cm)
-    out = c * cm[..., None] + GREY * (1.0 - cm[..., None])
-    return out.astype(np.float32), cm.astype(np.float32)
+        crop = normalise_brightness(crop, mask)
+    return (crop * mask[..., None] + GREY * (1.0 - mask[..., None])).astype(np.float32), mask.astype(np.float32)
 
 
 def _crop_map(x0: int, x1: int, y0: int, y1: int, size: int, margin: float):
@@ -268,9 +271,7 @@ def render_crops(images: np.ndarray, size: int, margin: float = 0.1) -> tuple[np
         a, interp = _crop_map(xs[0], xs[-1], ys[0], ys[-1], size, margin)
         w = cv2.warpAffine(np.ascontiguousarray(images[i]), a, (size, size), flags=interp,
                            borderMode=cv2.BORDER_CONSTANT).astype(np.float32) / 255.0
-        c, cm = normalise_brightness(w[..., :3], w[..., 3]), w[..., 3]
-        crops[i] = c * cm[..., None] + GREY * (1.0 - cm[..., None])
-        masks[i] = cm
+        crops[i], masks[i] = _on_grey(w[..., :3], w[..., 3])
     return crops, masks
 
 
