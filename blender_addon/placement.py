@@ -24,6 +24,11 @@ a vertex ``v`` of that frame lands at ``cursor + R · k · (v − center)`` with
 the index's ``center`` and ``scale``: ``k`` = 1 with *Keep Asset Size* (the
 source's own units), else ``scale`` (the unit sphere).
 
+:func:`import_asset` is that one routine (a checked asset → the template →
+an Empty with the linked duplicate below it); :func:`place` turns and moves the
+Empty for a reference image, :func:`blender_addon.populate.populate` for each
+object of a whole picture.
+
 **Imported once.**  The first Place of a file keeps what it imported as a
 template in the collection ``.RotationNet Library`` (linked to no scene, kept
 with the .blend file by a fake user), one child collection per source file,
@@ -335,8 +340,9 @@ def _import_template(context, asset, key, stamp, link):
         raise
 
 
-def _instance(template, collection, parent):
-    """A linked duplicate of the template's objects (shared data), its roots under ``parent``."""
+def _instance(template, collection, parent, offset=None):
+    """A linked duplicate of the template's objects (shared data), its roots under
+    ``parent`` (moved by the 4×4 ``offset`` in the parent's frame, when given)."""
     objs = list(template.objects)
     copies = {o: o.copy() for o in objs}
     for o, c in copies.items():
@@ -350,11 +356,53 @@ def _instance(template, collection, parent):
         if o.parent in copies:
             c.parent = copies[o.parent]
         else:
-            basis = o.matrix_basis.copy()
+            basis = o.matrix_basis.copy() if offset is None else offset @ o.matrix_basis
             c.parent = parent
             c.matrix_parent_inverse = Matrix.Identity(4)
             c.matrix_basis = basis
     return list(copies.values())
+
+
+def asset_name(asset) -> str:
+    """The name a placed asset's Empty gets: its file's (or .blend object's) name."""
+    return asset["id"].replace("\\", "/").split("/")[-1].split("::")[-1].rsplit(".", 1)[0]
+
+
+def import_asset(context, raw_asset, collection, link=False, centred=True):
+    """Bring an asset (a reply's ``asset``, :data:`~rotationnet.core.protocol.ASSET_FIELDS`)
+    into ``collection``: the library's own file, imported once as a template and
+    instanced as a linked duplicate (see the module docstring), under one new
+    Empty at the world origin, unturned and unscaled.  The Empty's frame is the
+    asset frame (the source's coordinates, the library's up axis applied) moved
+    so that the asset's ``center`` is its origin (``centred``, what Place turns
+    about), or the asset frame itself (``centred=False``: a vertex ``v`` of it
+    is at ``v`` in the Empty's frame).  ``link``: a .blend asset's data stays
+    linked to its file.  Returns (the Empty, warnings).  Raises
+    :class:`PlacementError` naming the file; an import that fails leaves
+    nothing behind."""
+    try:
+        asset = protocol.check_asset(raw_asset)
+    except protocol.ProtocolError as e:
+        raise PlacementError(f"the worker's reply does not fit this add-on: {e}") from None
+    link = bool(link) and asset["kind"] == "blend"
+    key = _record_key(asset, link)
+    stamp = _stamp(asset["source"])
+    template = _find_template(key, stamp) or _import_template(context, asset, key, stamp, link)
+    warnings = [w for w in template.get("rotationnet_warnings", "").split("\n") if w]
+    root = bpy.data.objects.new(asset_name(asset), None)
+    try:
+        root.empty_display_type = "PLAIN_AXES"
+        root.empty_display_size = 0.5 / float(asset["scale"])  # half the asset's radius
+        collection.objects.link(root)
+        _instance(template, collection, root, None if centred else Matrix.Translation(asset["center"]))
+    except BaseException:
+        for o in [*root.children_recursive, root]:
+            bpy.data.objects.remove(o)
+        raise
+    root["rotationnet_asset"] = asset["id"]
+    root["rotationnet_source"] = asset["source"]
+    root["rotationnet_up_axis"] = asset["up_axis"]
+    return root, warnings
 
 
 def place(context, result, ref_index=0, keep_size=True, choice=0, link=False):
@@ -372,31 +420,16 @@ def place(context, result, ref_index=0, keep_size=True, choice=0, link=False):
     pose, _ = pose_choice(result, ref_index, choice)
     cursor = np.array(context.scene.cursor.location)
     r4 = _orientation(context, pose, cursor)
-    link = bool(link) and asset["kind"] == "blend"
-    key = _record_key(asset, link)
-    stamp = _stamp(asset["source"])
-    template = _find_template(key, stamp) or _import_template(context, asset, key, stamp, link)
-    warnings = [w for w in template.get("rotationnet_warnings", "").split("\n") if w]
-
-    scale = float(asset["scale"])
-    name = asset["id"].replace("\\", "/").split("/")[-1].split("::")[-1].rsplit(".", 1)[0]
     coll = context.collection or context.scene.collection
-    root = bpy.data.objects.new(name, None)
-    root.empty_display_type = "PLAIN_AXES"
-    root.empty_display_size = 0.5 / scale  # half the asset's radius
-    coll.objects.link(root)
+    root, warnings = import_asset(context, asset, coll, link=link)
     # the Empty stands on the asset's centre; its scale is the placement's (1 keeps the source's units)
-    inner = Matrix.Scale(1.0 if keep_size else scale, 4)
+    inner = Matrix.Scale(1.0 if keep_size else float(asset["scale"]), 4)
     root["rotationnet_inner"] = [float(x) for row in inner for x in row]
     root.matrix_world = Matrix.Translation(cursor) @ r4 @ inner
-    _instance(template, coll, root)
     im = result["images"][ref_index]
     root["rotationnet_class"] = result.get("class") or ""
     if result.get("probability") is not None:
         root["rotationnet_probability"] = float(result["probability"])
-    root["rotationnet_asset"] = asset["id"]
-    root["rotationnet_source"] = asset["source"]
-    root["rotationnet_up_axis"] = asset["up_axis"]
     if "view_slot" in im:
         root["rotationnet_view_slot"] = int(im["view_slot"])
     root["rotationnet_reference"] = im["image"]
