@@ -64,6 +64,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp) / manifest["id"]
         shutil.copytree(HERE, stage, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "build.py", "scenario.py",
+                                                                     "write_scene.py",
                                                                      "wheels"))
         build_wheel(stage / "wheels", version)
         subprocess.run([sys.executable, str(tool), "validate", str(stage)], check=True)
