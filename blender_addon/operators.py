@@ -1,4 +1,6 @@
-"""ROTATIONNET_OT_*: reference images, Classify, Place, Next Pose, Cancel."""
+"""ROTATIONNET_OT_*: reference images, Classify, Place, Next Pose, Cancel; and for
+whole pictures Populate from Picture, each populated object's Next Pose / Next
+Asset / Remove, and Add Box & Rerun."""
 
 import json
 import os
@@ -8,7 +10,7 @@ import bpy
 from bpy.props import CollectionProperty, EnumProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 
-from . import placement, worker
+from . import placement, populate, worker
 from .preferences import addon_prefs, library_path
 from .properties import state
 
@@ -137,10 +139,9 @@ class ROTATIONNET_OT_remove_reference(bpy.types.Operator):
         return {"FINISHED"}
 
 
-def _start_classify(context, then_place=False):
-    """Configure the worker, then classify; replies arrive through timers."""
+def _worker_setup(context):
+    """(python, run folder, library) for a request, or raise WorkerError saying what to set."""
     prefs = addon_prefs(context)
-    st = state(context)
     run = bpy.path.abspath(prefs.run_dir) if prefs.run_dir else ""
     lib = library_path(prefs)
     if run and not os.path.isfile(os.path.join(run, "best.json")) and not os.path.isfile(os.path.join(run, "last.json")):
@@ -148,13 +149,22 @@ def _start_classify(context, then_place=False):
                                  "(or leave it empty to match the library without a model)")
     if not lib or not os.path.exists(lib):
         raise worker.WorkerError(f"asset library not found: '{lib or '(not set)'}'")
-    python = worker.resolve_python(prefs.python_path, run or lib)
-    images = _reference_paths(context)
+    return worker.resolve_python(prefs.python_path, run or lib), run, lib
+
+
+def _send(context, setup, cmd, on_result, **fields):
+    """Configure the worker (model, library), then send ``cmd`` with ``fields``;
+    replies arrive through timers.  Progress lines and errors go to the panel's
+    state; the result to ``on_result(state, result, scene_name)``."""
+    python, run, lib = setup
+    prefs = addon_prefs(context)
+    st = state(context)
     scene_name = context.scene.name
     st.error = ""
     st.warning = ""
     st.progress = 0.0
-    _status("RotationNet: starting the worker…" if not worker.is_alive() else "RotationNet: classifying…", context)
+    verb = {"classify": "classifying", "scene": "finding the picture's objects"}.get(cmd, cmd)
+    _status("RotationNet: starting the worker…" if not worker.is_alive() else f"RotationNet: {verb}…", context)
 
     def scene_state():
         sc = bpy.data.scenes.get(scene_name)
@@ -174,17 +184,34 @@ def _start_classify(context, then_place=False):
             s.progress = 0.0
         _status("")
 
-    def classified(msg):
+    def done(msg):
         if not msg.get("ok"):
             return failed(msg)
         s = scene_state()
         if s is None:
             return
-        s.result_json = json.dumps(msg["result"])
         s.progress = 1.0
-        res = msg["result"]
-        asset = res.get("asset") or {}
         _status("")
+        on_result(s, msg["result"], scene_name)
+
+    def configured(msg):
+        if not msg.get("ok"):
+            return failed(msg)
+        worker.request(python, cmd, done, progress, **fields)
+
+    worker.request(python, "configure", configured, progress, run=run, library=lib,
+                   cache=os.path.join(_cache_dir(), "index"), up_axis=prefs.up_axis)
+
+
+def _start_classify(context, then_place=False):
+    """Configure the worker, then classify; replies arrive through timers."""
+    prefs = addon_prefs(context)
+    setup = _worker_setup(context)
+    images = _reference_paths(context)
+
+    def classified(s, res, scene_name):
+        s.result_json = json.dumps(res)
+        asset = res.get("asset") or {}
         prob = f" ({res['probability']:.0%})" if res.get("probability") is not None else ""
         s.status = f"{res.get('class') or '?'}{prob}" + (f" → {asset.get('id')}" if asset else "")
         _load_thumbnails(res)
@@ -201,14 +228,8 @@ def _start_classify(context, then_place=False):
             except RuntimeError as e:
                 s.error = str(e)
 
-    def configured(msg):
-        if not msg.get("ok"):
-            return failed(msg)
-        worker.request(python, "classify", classified, progress, images=images, top_k=prefs.top_k,
-                       thumbs=os.path.join(_cache_dir(), "thumbnails"))
-
-    worker.request(python, "configure", configured, progress, run=run, library=lib,
-                   cache=os.path.join(_cache_dir(), "index"), up_axis=prefs.up_axis)
+    _send(context, setup, "classify", classified, images=images, top_k=prefs.top_k,
+          thumbs=os.path.join(_cache_dir(), "thumbnails"))
 
 
 def _load_thumbnails(result):
@@ -327,6 +348,226 @@ class ROTATIONNET_OT_cancel(bpy.types.Operator):
         return {"FINISHED"}
 
 
+# -- whole pictures -----------------------------------------------------------------
+
+def _start_scene(context, image, boxes=None, camera=None, replace=""):
+    """Configure the worker, then ask for every library object in ``image``
+    (only those in ``boxes`` when given); the reply is populated in one undo
+    step (replacing the collection ``replace`` when given)."""
+    setup = _worker_setup(context)
+    if not os.path.isfile(image):
+        raise worker.WorkerError(f"picture not found: {image}")
+    fields = {"image": image, "thumbs": os.path.join(_cache_dir(), "thumbnails")}
+    if boxes:
+        fields["boxes"] = boxes
+    if camera:
+        fields["camera"] = camera
+
+    def found(s, res, scene_name):
+        s.scene_json = json.dumps(res)
+        s.status = res.get("message") or ""
+        try:
+            with bpy.context.temp_override(scene=bpy.data.scenes[scene_name]):
+                bpy.ops.rotationnet.populate_scene("EXEC_DEFAULT", True, replace=replace)
+        except RuntimeError as e:  # the operator reported its error (already in the panel's state)
+            s.error = s.error or str(e)
+
+    _send(context, setup, "scene", found, **fields)
+
+
+def _camera_views(context, camera):
+    """Look through ``camera`` in every 3D viewport (the picture behind the placed assets)."""
+    for window in getattr(context.window_manager, "windows", []):
+        for area in window.screen.areas:
+            if area.type == "VIEW_3D":
+                space = area.spaces.active
+                if space.region_3d is not None:
+                    space.region_3d.view_perspective = "CAMERA"
+                area.tag_redraw()
+
+
+class ROTATIONNET_OT_populate_from_picture(bpy.types.Operator, ImportHelper):
+    """Find every library object in a whole picture (a photo or a painting) and place them all, seen by a camera
+    that sees as the picture, with the picture as its background"""
+
+    bl_idname = "rotationnet.populate_from_picture"
+    bl_label = "Populate from Picture"
+
+    filter_glob: StringProperty(default=IMAGE_FILTER, options={"HIDDEN"})
+
+    @classmethod
+    def poll(cls, context):
+        return not worker.busy()
+
+    def execute(self, context):
+        try:
+            _start_scene(context, bpy.path.abspath(self.filepath))
+        except worker.WorkerError as e:
+            state(context).error = str(e)
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class ROTATIONNET_OT_populate_scene(bpy.types.Operator):
+    """Populate the scene from the last whole-picture reply (one undo step)"""
+
+    bl_idname = "rotationnet.populate_scene"
+    bl_label = "Populate Scene"
+    bl_options = {"REGISTER", "UNDO", "INTERNAL"}
+
+    replace: StringProperty(name="Replace", description="a populated collection the new one replaces",
+                            options={"SKIP_SAVE"})
+
+    def execute(self, context):
+        st = state(context)
+        res = st.scene_result
+        if res is None:
+            st.error = "no whole-picture reply to populate: use Populate from Picture"
+            self.report({"ERROR"}, st.error)
+            return {"CANCELLED"}
+        old = bpy.data.collections.get(self.replace) if self.replace else None
+        try:
+            coll, warnings = populate.populate(context, res, link=addon_prefs(context).link_blend)
+        except (populate.PopulateError, OSError, RuntimeError) as e:
+            st.error = f"cannot populate the scene: {e}"
+            st.warning = ""
+            self.report({"ERROR"}, st.error)
+            return {"CANCELLED"}
+        if old is not None and old != coll and populate.SCENE_PROP in old:
+            name = old.name
+            populate.remove_scene(old)
+            coll.name = name
+        st.scene_collection = coll
+        st.error = ""
+        st.warning = "\n".join(warnings)
+        st.status = coll.get("rotationnet_message", "")
+        for w in warnings:
+            self.report({"WARNING"}, w)
+        self.report({"INFO"}, f"{coll.name}: {st.status}")
+        _camera_views(context, context.scene.camera)
+        return {"FINISHED"}
+
+
+def _scene_object(context, collection, index):
+    """The Empty of object ``index`` in the populated collection ``collection``
+    (empty: the active object's), or raise PopulateError."""
+    if not collection:
+        root = populate.scene_root(context.active_object)
+        if root is None:
+            raise populate.PopulateError("select an object placed by Populate from Picture")
+        return root
+    coll = bpy.data.collections.get(collection)
+    if coll is None:
+        raise populate.PopulateError(f"no collection {collection}")
+    root = next((o for o in populate.scene_roots(coll) if int(o[populate.INDEX_PROP]) == index), None)
+    if root is None:
+        raise populate.PopulateError(f"{collection} holds no object {index + 1}")
+    return root
+
+
+class _SceneObjectOperator:
+    bl_options = {"REGISTER", "UNDO"}
+
+    collection: StringProperty(name="Collection", description="the populated collection (empty: the active "
+                               "object's)", options={"SKIP_SAVE"})
+    index: IntProperty(name="Object", description="the object's index in the picture's reply", default=0, min=0,
+                       options={"SKIP_SAVE"})
+
+    def fail(self, context, e, what):
+        st = state(context)
+        st.error = f"cannot {what}: {e}"
+        self.report({"ERROR"}, st.error)
+        return {"CANCELLED"}
+
+
+class ROTATIONNET_OT_scene_next_pose(_SceneObjectOperator, bpy.types.Operator):
+    """Turn and move the populated object to its next answer for the same asset"""
+
+    bl_idname = "rotationnet.scene_next_pose"
+    bl_label = "Next Pose"
+
+    step: IntProperty(name="Step", description="1: the next pose, -1: the previous one", default=1)
+
+    def execute(self, context):
+        try:
+            root = _scene_object(context, self.collection, self.index)
+            root, k, n = populate.next_pose(context, root, self.step, addon_prefs(context).link_blend)
+        except (populate.PopulateError, placement.PlacementError, KeyError, ValueError) as e:
+            return self.fail(context, e, "turn the object")
+        state(context).error = ""
+        self.report({"INFO"}, f"{root.name}: pose {k} of {n}")
+        return {"FINISHED"}
+
+
+class ROTATIONNET_OT_scene_next_asset(_SceneObjectOperator, bpy.types.Operator):
+    """Replace the populated object by the next other asset among its alternatives (imported from its file)"""
+
+    bl_idname = "rotationnet.scene_next_asset"
+    bl_label = "Next Asset"
+
+    step: IntProperty(name="Step", description="1: the next asset, -1: the previous one", default=1)
+
+    def execute(self, context):
+        try:
+            root = _scene_object(context, self.collection, self.index)
+            root, warnings = populate.next_asset(context, root, self.step, addon_prefs(context).link_blend)
+        except (populate.PopulateError, placement.PlacementError, OSError, RuntimeError, KeyError, ValueError) as e:
+            return self.fail(context, e, "change the asset")
+        st = state(context)
+        st.error = ""
+        st.warning = "\n".join(warnings)
+        self.report({"INFO"}, f"now {root.get('rotationnet_asset')}")
+        return {"FINISHED"}
+
+
+class ROTATIONNET_OT_scene_remove_object(_SceneObjectOperator, bpy.types.Operator):
+    """Remove the populated object (a rerun with boxes leaves it out)"""
+
+    bl_idname = "rotationnet.scene_remove_object"
+    bl_label = "Remove"
+
+    def execute(self, context):
+        try:
+            populate.remove_object(_scene_object(context, self.collection, self.index))
+        except (populate.PopulateError, KeyError) as e:
+            return self.fail(context, e, "remove the object")
+        state(context).error = ""
+        return {"FINISHED"}
+
+
+class ROTATIONNET_OT_scene_add_box(bpy.types.Operator):
+    """Ask the worker again for exactly the objects in the current objects' boxes and the typed box, and
+    populate anew (replacing the collection)"""
+
+    bl_idname = "rotationnet.scene_add_box"
+    bl_label = "Add Box & Rerun"
+
+    @classmethod
+    def poll(cls, context):
+        return not worker.busy() and state(context).scene_collection is not None
+
+    def execute(self, context):
+        st = state(context)
+        coll = st.scene_collection
+        try:
+            res = populate.scene_reply(coll)
+            cam = res["camera"]
+            box = [st.box_x, st.box_y, st.box_w, st.box_h]
+            if box[2] <= 0 or box[3] <= 0:
+                raise populate.PopulateError("type the box's width and height (pixels)")
+            if box[0] >= cam["width"] or box[1] >= cam["height"]:
+                raise populate.PopulateError(f"the box starts outside the {cam['width']}×{cam['height']} picture")
+            boxes = populate.current_boxes(coll) + [[float(x) for x in box]]
+            _start_scene(context, coll.get(populate.PICTURE_PROP) or res["image"], boxes=boxes,
+                         camera={"K": cam["K"]}, replace=coll.name)
+        except (populate.PopulateError, worker.WorkerError, KeyError, TypeError) as e:
+            st.error = f"cannot rerun: {e}"
+            self.report({"ERROR"}, st.error)
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
 classes = (
     ROTATIONNET_OT_add_reference,
     ROTATIONNET_OT_add_loaded_image,
@@ -335,4 +576,10 @@ classes = (
     ROTATIONNET_OT_place,
     ROTATIONNET_OT_next_pose,
     ROTATIONNET_OT_cancel,
+    ROTATIONNET_OT_populate_from_picture,
+    ROTATIONNET_OT_populate_scene,
+    ROTATIONNET_OT_scene_next_pose,
+    ROTATIONNET_OT_scene_next_asset,
+    ROTATIONNET_OT_scene_remove_object,
+    ROTATIONNET_OT_scene_add_box,
 )

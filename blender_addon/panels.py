@@ -2,7 +2,7 @@
 
 import bpy
 
-from . import placement, worker
+from . import placement, populate, worker
 from .preferences import addon_prefs
 from .properties import state
 
@@ -100,6 +100,49 @@ class ROTATIONNET_PT_results(_Base, bpy.types.Panel):
                 box.template_icon(icon_value=img.preview.icon_id, scale=5.0)
 
 
+class ROTATIONNET_PT_scene(_Base, bpy.types.Panel):
+    """Whole pictures: populate, the populated objects with Next Pose / Next Asset / Remove, a typed box."""
+
+    bl_label = "Whole Picture"
+    bl_parent_id = "ROTATIONNET_PT_main"
+
+    def draw(self, context):
+        layout = self.layout
+        st = state(context)
+        row = layout.row()
+        row.scale_y = 1.3
+        row.operator("rotationnet.populate_from_picture", icon="IMAGE_REFERENCE")
+        coll = st.scene_collection
+        if coll is None or populate.SCENE_PROP not in coll:
+            return
+        layout.label(text=coll.name, icon="OUTLINER_OB_CAMERA")
+        if coll.get("rotationnet_message"):
+            for line in _wrap(coll["rotationnet_message"], 40):
+                layout.label(text=line)
+        col = layout.column(align=True)
+        for root in populate.scene_roots(coll):
+            index = int(root[populate.INDEX_PROP])
+            row = col.row(align=True)
+            asset = str(root.get("rotationnet_asset", root.name)).replace("\\", "/").split("/")[-1]
+            row.label(text=f"{index + 1}. {asset}", icon="OUTLINER_OB_EMPTY")
+            row.label(text=f"{float(root.get('rotationnet_confidence', 0.0)):.0%}")
+            for op, icon in (("rotationnet.scene_next_pose", "FILE_REFRESH"),
+                             ("rotationnet.scene_next_asset", "ARROW_LEFTRIGHT"),
+                             ("rotationnet.scene_remove_object", "X")):
+                props = row.operator(op, text="", icon=icon)
+                props.collection = coll.name
+                props.index = index
+        box = layout.box()
+        box.label(text="Box around a missed object (pixels)")
+        row = box.row(align=True)
+        row.prop(st, "box_x")
+        row.prop(st, "box_y")
+        row = box.row(align=True)
+        row.prop(st, "box_w")
+        row.prop(st, "box_h")
+        box.operator("rotationnet.scene_add_box", icon="ADD")
+
+
 def _wrap(text, width):
     words, line, out = text.split(), "", []
     for w in words:
@@ -113,4 +156,4 @@ def _wrap(text, width):
     return out
 
 
-classes = (ROTATIONNET_UL_references, ROTATIONNET_PT_main, ROTATIONNET_PT_results)
+classes = (ROTATIONNET_UL_references, ROTATIONNET_PT_main, ROTATIONNET_PT_results, ROTATIONNET_PT_scene)

@@ -1,5 +1,7 @@
-"""The panel's state: reference images and the last result (stored as JSON).
-Whether a request is running lives in :mod:`.worker`, not in saved data."""
+"""The panel's state: reference images and the last result (stored as JSON), the
+last whole-picture reply and the collection populated from it, the typed box of
+Add Box & Rerun.  Whether a request is running lives in :mod:`.worker`, not in
+saved data."""
 
 import json
 
@@ -20,15 +22,32 @@ class ROTATIONNET_State(bpy.types.PropertyGroup):
     warning: StringProperty(name="Warning", default="")  # the last Place's warnings, one a line
     progress: FloatProperty(name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR")
     result_json: StringProperty(default="")
+    # whole pictures: the last scene reply (what Populate builds from) and the collection it built
+    scene_json: StringProperty(default="")
+    scene_collection: PointerProperty(name="Populated", type=bpy.types.Collection)
+    # Add Box & Rerun: a box in the picture's pixels (origin top-left, y down)
+    box_x: IntProperty(name="X", description="the box's left edge (pixels from the picture's left)", default=0,
+                       min=0)
+    box_y: IntProperty(name="Y", description="the box's top edge (pixels from the picture's top)", default=0, min=0)
+    box_w: IntProperty(name="Width", description="the box's width in pixels", default=0, min=0)
+    box_h: IntProperty(name="Height", description="the box's height in pixels", default=0, min=0)
 
     @property
     def result(self):
-        if not self.result_json:
-            return None
-        try:
-            return json.loads(self.result_json)
-        except ValueError:
-            return None
+        return _loads(self.result_json)
+
+    @property
+    def scene_result(self):
+        return _loads(self.scene_json)
+
+
+def _loads(text):
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 classes = (ROTATIONNET_Reference, ROTATIONNET_State)
