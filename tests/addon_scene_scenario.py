@@ -5,6 +5,9 @@
         open a .blend written by blender_addon/write_scene.py and describe it: the
         scene camera and its background, the collections, every populated object's
         world matrix and world-space vertices.
+    python tests/addon_scene_scenario.py midway REPLY.json
+        populate (from the checkout, in this process) with a step that fails after
+        the camera and the objects were made: everything it made is removed.
     python tests/addon_scene_scenario.py addon CONFIG.json
         install the add-on zip and drive the whole-picture operators: populate a
         reply in one undo step, undo it, Next Pose / Next Asset / Remove, a
@@ -83,6 +86,31 @@ def describe_scene():
     out["roots"] = [describe_root(o) for o in sorted(roots, key=lambda o: o["rotationnet_scene_index"])]
     return out
 
+
+if mode == "midway":  # populate fails after it made the camera and imported the objects: nothing is left
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from blender_addon import populate as P
+
+    reply = json.load(open(arg))
+    scene = bpy.context.scene
+    before = {k: sorted(x.name for x in getattr(bpy.data, k)) for k in ("objects", "meshes", "cameras", "collections",
+                                                                       "images")}
+    camera, resolution = scene.camera.name, [scene.render.resolution_x, scene.render.resolution_y]
+
+    def broken_clip(*a):
+        raise RuntimeError("out of memory")
+
+    P._clip = broken_clip
+    try:
+        P.populate(bpy.context, reply)
+        error = None
+    except RuntimeError as e:
+        error = str(e)
+    after = {k: sorted(x.name for x in getattr(bpy.data, k)) for k in before}
+    print("RESULT " + json.dumps({"error": error, "before": before, "after": after, "camera": scene.camera.name,
+                                  "camera_before": camera, "resolution_before": resolution,
+                                  "resolution": [scene.render.resolution_x, scene.render.resolution_y]}))
+    sys.exit(0)
 
 if mode == "read":
     bpy.ops.wm.open_mainfile(filepath=arg)

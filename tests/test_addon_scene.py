@@ -323,6 +323,19 @@ def test_unreadable_or_unusable_result_exits_2_naming_the_file(library, case):
     assert words in r.stderr, r.stderr[-2000:]
 
 
+def test_populate_failing_midway_leaves_nothing(library):
+    src = library["tmp"] / "midway.json"
+    src.write_text(json.dumps(_reply(library)))
+    r = subprocess.run([sys.executable, str(SCENARIO), "midway", str(src)], capture_output=True, text=True,
+                       errors="replace", timeout=300)
+    line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    assert r.returncode == 0 and line, r.stdout[-3000:] + r.stderr[-3000:]
+    out = json.loads(line[7:])
+    assert out["error"] == "out of memory"
+    assert out["after"] == out["before"]  # no camera, collection, object, mesh or picture left
+    assert out["camera"] == out["camera_before"] and out["resolution"] == out["resolution_before"]
+
+
 def test_usage(tmp_path):
     r = subprocess.run([sys.executable, str(WRITE_SCENE), "only_one.json"], capture_output=True, text=True,
                        timeout=60)
