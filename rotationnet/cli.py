@@ -1,4 +1,4 @@
-"""``rotationnet`` command line: ``render``, ``merge``, ``sheet``, ``train``, ``eval``, ``predict``, ``demo``.
+"""``rotationnet`` command line: ``render``, ``merge``, ``sheet``, ``train``, ``eval``, ``predict``, ``scene``, ``demo``.
 
 The top of the levels: each subcommand's arguments live in the ``cli`` module
 of its level (``render/cli.py``, ``rotationnet/nn/cli.py``,
@@ -25,6 +25,8 @@ COMMANDS = {
     "eval": ("rotationnet.nn.cli", "add_eval_arguments", "eval_main", "accuracy and pose of a trained run on a dataset split"),
     "predict": ("rotationnet.nn.cli", "add_predict_arguments", "predict_main",
                 "class and pose from 1..V images of one object"),
+    "scene": ("rotationnet.app.cli", "add_scene_arguments", "scene_main",
+              "every library object of a whole picture: scene.json, scene.blend, overlay.png"),
     "demo": ("rotationnet.app.cli", "add_demo_arguments", "demo_main", "the main job end to end on a generated prop library"),
 }
 

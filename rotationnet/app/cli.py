@@ -21,3 +21,56 @@ def demo_main(args: argparse.Namespace) -> int:
     run_demo(args.out, quick=args.quick, finetune_epochs=args.finetune_epochs, seed=args.seed, workers=args.workers,
              photos=args.photos)
     return 0
+
+
+def add_scene_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("picture", help="a whole picture: a photo or a painting")
+    p.add_argument("--library", required=True, help="asset library: a mesh folder, a folder of .blend files or one .blend")
+    p.add_argument("--run", default=None, help="a trained RotationNet run (optional)")
+    cam = p.add_mutually_exclusive_group()
+    cam.add_argument("--fov", type=float, default=None, metavar="DEG", help="the picture's horizontal field of view")
+    cam.add_argument("--focal-px", type=float, default=None, metavar="F",
+                     help="the focal length in pixels (principal point in the middle)")
+    p.add_argument("--box", action="append", default=None, metavar="X,Y,W,H",
+                   help="place exactly the objects inside these boxes (repeat the option)")
+    p.add_argument("--max-objects", type=int, default=16)
+    p.add_argument("--cache", default=None, help="folder for the asset index (default ~/.cache/rotationnet/index)")
+    p.add_argument("--up-axis", choices=("Z", "Y"), default="Z", help="the library's up axis")
+    p.add_argument("--no-blend", action="store_true", help="skip scene.blend")
+    p.add_argument("--out", required=True, help="output folder: scene.json, scene.blend, overlay.png")
+
+
+def scene_main(args: argparse.Namespace) -> int:
+    from rotationnet.core.errors import RotationNetError
+
+    from .scenejob import run_scene
+
+    camera = None
+    if args.fov is not None:
+        camera = {"fov_deg": args.fov}
+    elif args.focal_px is not None:
+        if not args.focal_px > 0:
+            raise RotationNetError(f"--focal-px must be a positive number of pixels, got {args.focal_px}")
+        from PIL import Image
+
+        try:
+            with Image.open(args.picture) as im:
+                w, h = im.size
+        except OSError as e:
+            raise RotationNetError(f"{args.picture}: cannot read the picture: {e}") from None
+        camera = {"K": [[args.focal_px, 0.0, w / 2.0], [0.0, args.focal_px, h / 2.0], [0.0, 0.0, 1.0]]}
+    boxes = None
+    if args.box:
+        boxes = []
+        for b in args.box:
+            try:
+                v = [float(x) for x in b.split(",")]
+            except ValueError:
+                v = []
+            if len(v) != 4 or v[2] <= 0 or v[3] <= 0:
+                raise RotationNetError(f"--box must be X,Y,W,H in pixels with a positive size, got {b!r}")
+            boxes.append(v)
+    res = run_scene(args.picture, args.library, args.out, run=args.run, camera=camera, cache=args.cache, boxes=boxes,
+                    max_objects=args.max_objects, up_axis=args.up_axis, blend=not args.no_blend)
+    print(f"{len(res['objects'])} objects: {args.out}/scene.json, overlay.png" + ("" if args.no_blend else ", scene.blend"))
+    return 0

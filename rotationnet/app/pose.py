@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -323,10 +323,13 @@ class PicturePose:
 
 @dataclass
 class SearchResult:
-    """The assets ranked (id, score; best first) and one :class:`PicturePose` per picture."""
+    """The assets ranked (id, score; best first), one :class:`PicturePose` per
+    picture, and per picture the best coarse pose of each runner-up asset
+    (``runner_ups``, in the assets' order; unrefined)."""
 
     assets: list[tuple[str, float]]
     pictures: list[PicturePose]
+    runner_ups: list[list[Hypothesis]] = field(default_factory=list)
 
 
 def shortlist(queries: list[Query], pooled: Mapping[str, np.ndarray], keep: int,
@@ -447,7 +450,8 @@ def search(entries: Mapping, pictures: Sequence[Picture], render: RenderFn, desc
         out.append(PicturePose(pool[0], alts, margin, pic.mask))
     if progress:
         progress(3, steps)
-    return SearchResult(totals, out)
+    runner_ups = [[coarse[a][m][0] for a, _ in totals[1:alternatives + 1]] for m in range(len(pictures))]
+    return SearchResult(totals, out, runner_ups)
 
 
 # ----------------------------------------------------------------------------

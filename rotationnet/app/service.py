@@ -7,6 +7,7 @@ lines.  Requests on stdin::
     {"id": 1, "cmd": "configure", "run": RUN, "library": LIB, "cache": DIR}
     {"id": 2, "cmd": "index"}
     {"id": 3, "cmd": "classify", "images": [PATH, ...], "top_k": 5, "thumbs": DIR}
+    {"id": 4, "cmd": "scene", "image": PATH, "camera": {"K": ...} | {"fov_deg": ...}, "boxes": [...]}
     {"id": 4, "cmd": "ping"} / {"id": 5, "cmd": "shutdown"}
 
 Replies on stdout, one JSON object per line: any number of
@@ -156,12 +157,9 @@ class Service:
                        prior=class_prior({i: e.asset.label for i, e in entries.items()}, probs),
                        progress=lambda d, t: self._progress(req, d / t, f"matching: step {d}/{t}"))
         best_id, best_score = found.assets[0]
-        e = self.index.entries[best_id]
-        a = e.asset
+        a = self.index.entries[best_id].asset
         # the library's own file and how the index framed it (protocol.ASSET_FIELDS), never a cache path
-        res["asset"] = {"id": a.id, "label": a.label, "score": best_score, "kind": a.kind,
-                        "source": a.source, "object": a.object, "format": Path(a.source).suffix.lower().lstrip("."),
-                        "center": e.center.tolist(), "scale": e.scale, "up_axis": self.up_axis}
+        res["asset"] = self._asset_fields(best_id, best_score)
         res["assets"] = [{"id": i, "score": sc} for i, sc in found.assets[:5]]
         # the answer's class is the placed asset's: the library match with the model's prior
         res["class"] = a.label
@@ -173,6 +171,84 @@ class Service:
                        "alternatives": [pose_fields(h) for h in pp.alternatives],
                        "thumbnail": self._thumbnail(thumbs, pp.best)})
         return res
+
+    def scene(self, req):
+        """A whole picture → every library object in it (protocol.SCENE_FIELDS)."""
+        from rotationnet.core.camera import Intrinsics
+
+        from .scene import WORK_SIDE, find_objects, scene_camera
+
+        if self.index is None:
+            raise RotationNetError("not configured: set an asset library")
+        path = req["image"]
+        if not Path(path).is_file():
+            raise RotationNetError(f"{path}: picture not found")
+        from rotationnet.nn.data import load_image
+
+        rgb = load_image(path)  # DataError names the file
+        h, w = rgb.shape[:2]
+        try:
+            intr = scene_camera(req.get("camera"), path, w, h)
+        except ValueError as e:
+            raise RotationNetError(f"{path}: {e}") from None
+        boxes = req.get("boxes")
+        for i, b in enumerate(boxes or []):
+            x, y, bw, bh = b
+            if x >= w or y >= h or x + bw <= 0 or y + bh <= 0:
+                raise RotationNetError(f"box {i} {b} lies outside the picture {path} ({w}×{h} pixels)")
+        if not self.indexed:
+            self.index_(req)
+        if not self.index.entries:
+            raise RotationNetError(f"no usable asset in the library {self.library} (see the indexing failures)")
+        # work at most WORK_SIDE pixels on the long side; K and boxes scale with it
+        s = min(1.0, WORK_SIDE / max(w, h))
+        work = rgb
+        if s < 1.0:
+            import cv2
+
+            work = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        sk = np.diag([s, s, 1.0])
+        wintr = None if intr is None else Intrinsics(sk @ intr.K, work.shape[1], work.shape[0], intr.source)
+        wboxes = [[v * s for v in b] for b in boxes] if boxes else None
+        found = find_objects(work, self.index.entries, self.index.render, self.index.descriptor,
+                             crop=self.index.spec.crop, camera=wintr, boxes=wboxes,
+                             max_objects=int(req.get("max_objects", 16)),
+                             progress=lambda f, m: self._progress(req, f, m))
+        cam = Intrinsics(np.diag([1 / s, 1 / s, 1.0]) @ found.camera.K, w, h, found.camera.source)
+        thumbs = Path(req["thumbs"]) if req.get("thumbs") else None
+        if thumbs:
+            thumbs.mkdir(parents=True, exist_ok=True)
+        from rotationnet.core.views import matrix_to_quaternion
+
+        def fields(o):
+            return {"asset": o.asset, "rotation_wxyz": matrix_to_quaternion(o.rotation).round(9).tolist(),
+                    "location": np.round(o.location, 9).tolist(), "confidence": round(o.confidence, 4)}
+
+        objects, assets = [], {}
+        for o in found.objects:
+            e = self.index.entries[o.asset]
+            objects.append({**fields(o), "label": e.asset.label, "box": np.round(o.box / s, 2).tolist(),
+                            "score": round(o.score, 4), "alternatives": [fields(a) for a in o.alternatives],
+                            "thumbnail": self._thumbnail(thumbs, o.hypothesis) if thumbs else None})
+            for a in [o.asset] + [a.asset for a in o.alternatives]:
+                assets.setdefault(a, self._asset_fields(a, o.score if a == o.asset else 0.0))
+        floor = found.floor
+        n = len(objects)
+        return {"image": path, "camera": cam.to_dict(), "objects": objects,
+                "floor": None if floor is None else {"normal": np.round(floor["normal"], 9).tolist(),
+                                                     "offset": round(float(floor["offset"]), 9)},
+                "assets": assets,
+                "message": (f"{n} library object{'s' if n != 1 else ''} placed" if n else
+                            "no library object found in the picture: an empty scene (draw a box around an object "
+                            "to place it anyway)")}
+
+    def _asset_fields(self, asset_id: str, score: float) -> dict:
+        """The library's own file of an asset and how the index framed it (protocol.ASSET_FIELDS)."""
+        e = self.index.entries[asset_id]
+        a = e.asset
+        return {"id": a.id, "label": a.label, "score": score, "kind": a.kind, "source": a.source, "object": a.object,
+                "format": Path(a.source).suffix.lower().lstrip("."), "center": e.center.tolist(), "scale": e.scale,
+                "up_axis": self.up_axis}
 
     def _candidates(self, classes: set[str] | None) -> list[str]:
         """Assets of the model's best ``classes`` plus every asset of a class
@@ -208,7 +284,8 @@ class Service:
         if cmd == "shutdown":
             self.send(P.ok_reply(rid, None))
             return False
-        fn = {"ping": self.ping, "configure": self.configure, "index": self.index_, "classify": self.classify}[cmd]
+        fn = {"ping": self.ping, "configure": self.configure, "index": self.index_, "classify": self.classify,
+              "scene": self.scene}[cmd]
         try:
             self.send(P.ok_reply(rid, fn(req)))
         except (RotationNetError, ValueError) as e:

@@ -10,6 +10,9 @@ the picture, x to the right, y down, pixel centres at half-integers.
   view (:meth:`Intrinsics.from_fov`) or from EXIF tags (:func:`from_exif`).
 * :meth:`Intrinsics.project` / :meth:`Intrinsics.rays` — points in the camera
   frame ↔ pixels.
+* :func:`ray_rotation` — the turn from the optical axis onto the ray through
+  a pixel: a crop around an off-centre object is the view of a camera turned
+  that way.
 * :func:`fit_translation` — where an object of known shape, size and rotation
   stands so that its projected outline fills a box of the picture.
 """
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Intrinsics", "from_exif", "fit_translation", "SOURCES", "FULL_FRAME_DIAGONAL_MM"]
+__all__ = ["Intrinsics", "from_exif", "fit_translation", "ray_rotation", "SOURCES", "FULL_FRAME_DIAGONAL_MM"]
 
 SOURCES = ("given", "exif", "estimated")
 FULL_FRAME_DIAGONAL_MM = math.hypot(36.0, 24.0)  # the 35 mm-equivalent focal length's reference
@@ -193,3 +196,22 @@ def fit_translation(points: np.ndarray, box, intr: Intrinsics, iterations: int =
             dt *= limit / np.linalg.norm(dt)
         t = t + dt
     return t
+
+
+def ray_rotation(intr: Intrinsics, pixels: np.ndarray) -> np.ndarray:
+    """Rotations (..., 3, 3), in the camera frame, that turn the optical axis
+    (0, 0, −1) onto the rays through ``pixels`` (..., 2) by the smallest turn.
+    A square crop centred on an object off the picture's centre shows it as a
+    camera turned by this rotation would (up to the crop's small perspective
+    skew): an object's rotation found in the crop's frame, ``r_crop``, is
+    ``ray_rotation(...) @ r_crop`` in the picture's camera frame."""
+    d = intr.rays(pixels)
+    z = np.array([0.0, 0.0, -1.0])
+    axis = np.cross(np.broadcast_to(z, d.shape), d)
+    s = np.linalg.norm(axis, axis=-1)[..., None, None]
+    c = (d @ z)[..., None, None]
+    k = np.zeros(d.shape[:-1] + (3, 3))
+    a = axis / np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-12)
+    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -a[..., 2], a[..., 1], -a[..., 0]
+    k[..., 1, 0], k[..., 2, 0], k[..., 2, 1] = a[..., 2], -a[..., 1], a[..., 0]
+    return np.eye(3) + s * k + (1.0 - c) * (k @ k)

@@ -21,17 +21,20 @@ from dataclasses import dataclass
 __all__ = [
     "PROTOCOL", "ProtocolError", "Field", "COMMANDS", "MAX_LINE_BYTES", "MAX_IMAGES", "MAX_PATH_CHARS",
     "ID", "CMD", "OK", "RESULT", "ERROR", "PROGRESS", "MESSAGE", "READY", "VERSION",
-    "CLASSIFY_IMAGE_FIELDS", "POSE_FIELDS", "ASSET_FIELDS", "ASSET_FORMATS", "check_asset", "parse_request", "request_id", "validate_request", "make_request",
+    "CLASSIFY_IMAGE_FIELDS", "POSE_FIELDS", "ASSET_FIELDS", "ASSET_FORMATS", "check_asset", "parse_request",
+    "SCENE_FIELDS", "SCENE_OBJECT_FIELDS", "SCENE_CAMERA_FIELDS", "check_camera_request", "check_scene", "request_id", "validate_request", "make_request",
     "ready_reply", "ok_reply", "error_reply", "progress_reply", "check_ready",
 ]
 
-PROTOCOL = 4  # 4: the reply's asset names the library's own file (ASSET_FIELDS), no path into the worker's cache
+PROTOCOL = 5  # 5: the scene command (every library object of a whole picture, SCENE_FIELDS)
+# 4: the reply's asset names the library's own file (ASSET_FIELDS), no path into the worker's cache
 # 3: pose from the asset's own renders (continuous rotation, alternatives); no model needed
 # 2: requests validated against COMMANDS; worker module rotationnet.app.service
 
 MAX_LINE_BYTES = 1 << 20  # a request line longer than this is refused unread
 MAX_IMAGES = 64  # reference images in one classify request
 MAX_PATH_CHARS = 4096
+MAX_BOXES = 64  # user boxes in one scene request
 
 # envelope keys
 ID, CMD, OK, RESULT, ERROR = "id", "cmd", "ok", "result", "error"
@@ -86,6 +89,13 @@ class Field:
                     raise ProtocolError(f"{where}[{i}] must be null or [x, y, width, height] in pixels with a positive "
                                         f"size, got {_short(b)}")
             return value
+        if self.kind == "rects":
+            if not isinstance(value, list) or len(value) > MAX_BOXES:
+                raise ProtocolError(f"{where} must be a list of at most {MAX_BOXES} boxes [x, y, w, h], got "
+                                    f"{_kind(value) if not isinstance(value, list) else f'{len(value)} boxes'}")
+            return [_rect(f"{where}[{i}]", b) for i, b in enumerate(value)]
+        if self.kind == "camera":
+            return check_camera_request(value, where)
         if self.kind == "choice":
             if value not in self.choices:
                 raise ProtocolError(f"{where} must be one of {list(self.choices)}, got {_short(value)}")
@@ -112,6 +122,14 @@ COMMANDS: dict[str, dict[str, Field]] = {
         "classes_k": Field("int", low=1, high=100, help="only assets of the model's k best classes are matched (default: "
                                                         "every asset, the model's class probabilities as a soft prior)"),
         "full_roll": Field("bool", help="search the picture's in-plane turn over the full circle (default ±30°)"),
+        "thumbs": Field("path", help="folder for the asset thumbnails"),
+    },
+    "scene": {
+        "image": Field("path", required=True, help="a whole picture: a photo or a painting"),
+        "camera": Field("camera", help='{"K": [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]} or {"fov_deg": horizontal field '
+                                       "of view}; without it the photo's EXIF, else an estimate"),
+        "boxes": Field("rects", help="[[x, y, w, h], ...]: place exactly the objects inside these boxes"),
+        "max_objects": Field("int", low=1, high=64, help="at most this many objects (default 16)"),
         "thumbs": Field("path", help="folder for the asset thumbnails"),
     },
 }
@@ -152,6 +170,33 @@ ASSET_FIELDS = {
               "with the up axis applied), as render.meshes.normalize computes it",
     "scale": "the factor (> 0) that takes the centred asset into the unit sphere: normalised = (v - center) * scale",
     "up_axis": "the library's up axis the index used: 'Z', or 'Y' (a +Y-up source turned +90 degrees about X)",
+}
+# what a scene reply's result holds
+SCENE_FIELDS = {
+    "image": "the picture's path",
+    "camera": "the picture's camera (SCENE_CAMERA_FIELDS)",
+    "objects": "one entry per placed object, most confident first (SCENE_OBJECT_FIELDS)",
+    "floor": "where the placed objects stand on one plane: {\"normal\": [x, y, z], \"offset\": d} in the camera "
+             "frame (points p on it: normal · p + offset = 0; normal points up, away from the floor), or null",
+    "assets": "the asset of every placed object (ASSET_FIELDS), by id: what the add-on needs to import it",
+    "message": "a sentence for the user (e.g. that no library object was found)",
+}
+SCENE_CAMERA_FIELDS = {
+    "K": "3×3 pinhole intrinsics in pixels (origin top-left, x right, y down)",
+    "fov_deg": "the horizontal field of view in degrees",
+    "width": "the picture's width in pixels", "height": "the picture's height in pixels",
+    "source": "'given' (the request's camera), 'exif' (the photo's focal length) or 'estimated'",
+}
+SCENE_OBJECT_FIELDS = {
+    "asset": "the placed asset's id (its ASSET_FIELDS are in the reply's assets)",
+    "label": "the asset's class, or null",
+    "box": "[x, y, w, h] in pixels: the object's whole outline in its pose (hidden parts included)",
+    "rotation_wxyz": "quaternion (w, x, y, z): asset frame → this camera's frame (Blender camera: -Z forward, +Y up)",
+    "location": "[x, y, z]: the asset frame's origin in the camera frame, in the asset's own units",
+    "confidence": "how sure the worker is that this object is this asset (0..1)",
+    "score": "the pose's matching score against the asset's renders",
+    "alternatives": "other answers for the same object: asset, rotation_wxyz, location, confidence",
+    "thumbnail": "PNG of the asset as placed (from the picture's camera), or null",
 }
 ASSET_FORMATS = {"mesh": ("off", "obj", "stl", "ply", "glb", "gltf"), "blend": ("blend",)}
 
@@ -208,6 +253,84 @@ def check_asset(asset) -> dict:
     if asset["up_axis"] not in ("Z", "Y"):
         raise ProtocolError(f"asset field 'up_axis' must be 'Z' or 'Y', got {_short(asset['up_axis'])}")
     return out
+
+
+def _rect(where: str, b) -> list[float]:
+    if (not isinstance(b, list) or len(b) != 4
+            or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in b)
+            or b[2] <= 0 or b[3] <= 0):
+        raise ProtocolError(f"{where} must be [x, y, width, height] in pixels with a positive size, got {_short(b)}")
+    return [float(x) for x in b]
+
+
+def _matrix(where: str, k, rows: int, cols: int) -> list[list[float]]:
+    if not isinstance(k, list) or len(k) != rows or not all(isinstance(r, list) and len(r) == cols for r in k):
+        raise ProtocolError(f"{where} must be a {rows}×{cols} list of lists, got {_short(k)}")
+    return [[_number(f"{where}[{i}][{j}]", x) for j, x in enumerate(r)] for i, r in enumerate(k)]
+
+
+def check_camera_request(value, where: str = "camera") -> dict:
+    """A request's camera: exactly one of ``{"K": 3×3}`` (``[[fx, s, cx], [0,
+    fy, cy], [0, 0, 1]]``, focal lengths > 0) or ``{"fov_deg": 1..179}``;
+    returns a clean copy.  Raises :class:`ProtocolError` saying what makes no sense."""
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{where} must be an object with 'K' or 'fov_deg', got {_kind(value)}")
+    keys = set(value)
+    if keys == {"K"}:
+        k = _matrix(f"{where} 'K'", value["K"], 3, 3)
+        if k[1][0] != 0 or k[2][0] != 0 or k[2][1] != 0 or k[2][2] != 1:
+            raise ProtocolError(f"{where} 'K' must be [[fx, 0, cx], [0, fy, cy], [0, 0, 1]], got {_short(k)}")
+        if k[0][0] <= 0 or k[1][1] <= 0:
+            raise ProtocolError(f"{where} 'K' focal lengths must be positive, got fx={k[0][0]}, fy={k[1][1]}")
+        return {"K": k}
+    if keys == {"fov_deg"}:
+        f = _number(f"{where} 'fov_deg'", value["fov_deg"])
+        if not 1.0 <= f <= 179.0:
+            raise ProtocolError(f"{where} 'fov_deg' must be 1..179 degrees, got {f}")
+        return {"fov_deg": f}
+    raise ProtocolError(f"{where} must hold exactly one of 'K' or 'fov_deg', got fields {sorted(keys)}")
+
+
+def check_scene(result) -> dict:
+    """Check a scene reply's result against :data:`SCENE_FIELDS` (the add-on
+    uses it before populating); returns it with every object's asset checked.
+    Raises :class:`ProtocolError` naming the missing or bad field."""
+    if not isinstance(result, dict):
+        raise ProtocolError(f"a scene result must be an object, got {_kind(result)}")
+    missing = [k for k in SCENE_FIELDS if k not in result]
+    if missing:
+        raise ProtocolError(f"the scene result has no field '{missing[0]}' ({SCENE_FIELDS[missing[0]]})")
+    cam = result["camera"]
+    if not isinstance(cam, dict) or any(k not in cam for k in SCENE_CAMERA_FIELDS):
+        raise ProtocolError(f"the scene's camera must hold {', '.join(SCENE_CAMERA_FIELDS)}, got {_short(cam)}")
+    _matrix("camera 'K'", cam["K"], 3, 3)
+    assets = result["assets"]
+    if not isinstance(assets, dict):
+        raise ProtocolError(f"the scene's assets must be an object (id → asset), got {_kind(assets)}")
+    for a in assets.values():
+        check_asset(a)
+    if not isinstance(result["objects"], list):
+        raise ProtocolError(f"the scene's objects must be a list, got {_kind(result['objects'])}")
+    for n, o in enumerate(result["objects"]):
+        if not isinstance(o, dict):
+            raise ProtocolError(f"scene object {n} must be an object, got {_kind(o)}")
+        gone = [k for k in SCENE_OBJECT_FIELDS if k not in o]
+        if gone:
+            raise ProtocolError(f"scene object {n} has no field '{gone[0]}' ({SCENE_OBJECT_FIELDS[gone[0]]})")
+        if o["asset"] not in assets:
+            raise ProtocolError(f"scene object {n}'s asset {_short(o['asset'])} is not among the reply's assets")
+        q = o["rotation_wxyz"]
+        if not isinstance(q, list) or len(q) != 4:
+            raise ProtocolError(f"scene object {n}'s rotation_wxyz must be 4 numbers, got {_short(q)}")
+        [_number(f"scene object {n} rotation_wxyz", x) for x in q]
+        loc = o["location"]
+        if not isinstance(loc, list) or len(loc) != 3:
+            raise ProtocolError(f"scene object {n}'s location must be 3 numbers, got {_short(loc)}")
+        [_number(f"scene object {n} location", x) for x in loc]
+    fl = result["floor"]
+    if fl is not None and (not isinstance(fl, dict) or "normal" not in fl or "offset" not in fl):
+        raise ProtocolError(f"the scene's floor must be null or hold normal and offset, got {_short(fl)}")
+    return result
 
 
 def _kind(value) -> str:
