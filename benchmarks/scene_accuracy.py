@@ -4,7 +4,7 @@ Rows (``--rows``):
 
 * (a)  synthetic scenes (``render/scenes.py``), frozen split (seeds 0..N-1;
        tuning used seeds from 10000 on): 2–8 assets of a library of psb24 *test*
-       models and procedural props, each written at a random size of 0.2–1.5
+       models and procedural props, each written at a random size of 0.4–1.2
        units, on a floor, plain and randomised looks alternating; camera K given.
 * (a0) the same pictures, camera not given: field-of-view error, and the objects
        placed with the estimated camera.
@@ -45,7 +45,7 @@ SPLIT_SEED = 0  # the frozen split: seeds 0..N-1; tuning used 10000+
 
 def synthetic_library(folder: Path, seed: int = 7) -> Path:
     """psb24 test models and procedural props, each written (PLY, +Z up) at a
-    random size (longest side 0.2–1.5 units) standing on z = 0."""
+    random size (longest side 0.4–1.2 units) standing on z = 0."""
     import trimesh
 
     from render.meshes import find_meshes, load_mesh
@@ -66,7 +66,7 @@ def synthetic_library(folder: Path, seed: int = 7) -> Path:
             items.append((f"prop_{cat}", f"{cat}_{k}", np.asarray(p.vertices, np.float64), np.asarray(p.faces)))
     for label, name, v, f in items:
         v = v - [(v[:, 0].min() + v[:, 0].max()) / 2, (v[:, 1].min() + v[:, 1].max()) / 2, v[:, 2].min()]
-        v = v * (rng.uniform(0.2, 1.5) / np.ptp(v, axis=0).max())
+        v = v * (rng.uniform(0.4, 1.2) / np.ptp(v, axis=0).max())
         (folder / label).mkdir(parents=True, exist_ok=True)
         trimesh.Trimesh(v, f, process=False).export(folder / label / f"{name}.ply")
     done.touch()
@@ -269,6 +269,7 @@ def main() -> None:
     ap.add_argument("--rows", default="a,a0,b,b0")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--tag", default="")
+    ap.add_argument("--generate", default=None, help=argparse.SUPPRESS)  # internal: FIRST,COUNT scenes in a child
     args = ap.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="scene-accuracy-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -280,8 +281,17 @@ def main() -> None:
     if want & {"a", "a0"}:
         lib = synthetic_library(work / "lib-synth")
         base = 10000 if args.tune else SPLIT_SEED
-        scenes = synthetic_scenes(lib, work / ("scenes-tune" if args.tune else "scenes"), range(base, base + n_syn),
-                                  args.quick)
+        folder = work / ("scenes-tune" if args.tune else "scenes")
+        if args.generate:  # the child: Blender draws the scenes, nothing else in this process
+            synthetic_scenes(lib, folder, range(base, base + n_syn), args.quick)
+            return
+        # drawn in a child process: Workbench scene renders and the index's GPU renderer do not share one well
+        import subprocess
+
+        subprocess.run([sys.executable, __file__, "--generate", "1", "--work", str(work), "--scenes", str(n_syn),
+                        *(["--tune"] if args.tune else []), *(["--quick"] if args.quick else [])], check=True,
+                       stdout=subprocess.DEVNULL)
+        scenes = synthetic_scenes(lib, folder, range(base, base + n_syn), args.quick)
         runner = Runner(lib, work / "cache")
         meshes, syms = runner.own_meshes(), runner.symmetries()
         if "a" in want:

@@ -90,14 +90,20 @@ def _camera(points: np.ndarray, rng: np.random.Generator, width: int, height: in
     back = np.array([math.cos(pitch) * math.cos(az), math.cos(pitch) * math.sin(az), math.sin(pitch)])
     half = math.radians(min(fov, fov * height / width)) / 2  # the narrower half-angle
     dist = radius / math.sin(half) * rng.uniform(1.0, 1.3)
-    pos = target + dist * back
     z = back
     x = np.cross([0.0, 0.0, 1.0], z)
     x /= np.linalg.norm(x)
     y = np.cross(z, x)
     c, s = math.cos(math.radians(roll)), math.sin(math.radians(roll))
     x, y = c * x + s * y, -s * x + c * y
-    return intr, np.stack([x, y, z], axis=1), pos
+    rot = np.stack([x, y, z], axis=1)
+    # the group fills a random share of the picture (as a photo of a set would), kept in the frame
+    fill = rng.uniform(0.5, 0.85)
+    for _ in range(6):
+        uv = intr.project((points - (target + dist * back)) @ rot)
+        share = max(np.ptp(uv[:, 0]) / width, np.ptp(uv[:, 1]) / height)
+        dist *= max(share / fill, 0.5)
+    return intr, rot, target + dist * back
 
 
 def generate_scene(assets: list[SceneAsset], rng: np.random.Generator, width: int = 640, height: int = 480,
