@@ -259,6 +259,16 @@ def run_row(name: str, runner: Runner, scenes: list[dict], with_k: bool, meshes,
             "time_median_s": float(np.median(times)), "time_p90_s": float(np.percentile(times, 90)), "per": per}
 
 
+def library_rows(lib: Path, scenes: list[dict], cache: Path, log: Path, names: dict, want: set) -> list[dict]:
+    """The rows of one library: ``names`` maps a row key to its title; keys ending in 0 run without K."""
+    runner = Runner(lib, cache)
+    meshes, syms = runner.own_meshes(), runner.symmetries()
+    out = [run_row(title, runner, scenes, not key.endswith("0"), meshes, syms, log)
+           for key, title in names.items() if key in want]
+    runner.index.close()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="8 synthetic scenes, 10 lmo-dev photos")
@@ -269,6 +279,11 @@ def main() -> None:
     ap.add_argument("--rows", default="a,a0,b,b0")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--tag", default="")
+    ap.add_argument("--time-library", default=None, metavar="LIB",
+                    help="instead: time the scene command on the first --time-pictures synthetic pictures against "
+                         "this (large) library, e.g. benchmarks/pose_scaling.py's 1000 assets")
+    ap.add_argument("--time-cache", default=None, metavar="DIR", help="the index cache of --time-library")
+    ap.add_argument("--time-pictures", type=int, default=5)
     ap.add_argument("--generate", default=None, help=argparse.SUPPRESS)  # internal: FIRST,COUNT scenes in a child
     args = ap.parse_args()
     work = Path(args.work or tempfile.mkdtemp(prefix="scene-accuracy-"))
@@ -278,6 +293,22 @@ def main() -> None:
     n_lmo = 10 if args.quick else args.lmo
     rows = []
     log = work / f"per_picture{args.tag}.jsonl"
+    if args.time_library:
+        pics = sorted((work / "scenes").glob("scene_*.png"))[:args.time_pictures]
+        if not pics:
+            sys.exit(f"no synthetic pictures in {work / 'scenes'}: run the (a) rows with this --work first")
+        runner = Runner(Path(args.time_library), Path(args.time_cache or work / "cache-time"))
+        times = []
+        for p in pics:
+            truth = json.loads(p.with_suffix(".json").read_text())
+            res, dt = runner.scene(str(p), {"K": truth["camera"]["K"]})
+            times.append(dt)
+            print(f"{p.name}: {dt:.1f}s, {len(res['objects'])} objects (none of them in this library)", flush=True)
+        row = {"row": f"time, {len(runner.index.entries)} assets", "pictures": len(times),
+               "time_median_s": float(np.median(times)), "time_max_s": float(np.max(times))}
+        print_table([row], ["row", "pictures", "time_median_s", "time_max_s"])
+        print(write_result("scene_accuracy_time" + (f"_{args.tag}" if args.tag else ""), [row], {"work": str(work)}))
+        return
     if want & {"a", "a0"}:
         lib = synthetic_library(work / "lib-synth")
         base = 10000 if args.tune else SPLIT_SEED
@@ -292,23 +323,12 @@ def main() -> None:
                         *(["--tune"] if args.tune else []), *(["--quick"] if args.quick else [])], check=True,
                        stdout=subprocess.DEVNULL)
         scenes = synthetic_scenes(lib, folder, range(base, base + n_syn), args.quick)
-        runner = Runner(lib, work / "cache")
-        meshes, syms = runner.own_meshes(), runner.symmetries()
-        if "a" in want:
-            rows.append(run_row("(a) synthetic scenes, K given", runner, scenes, True, meshes, syms, log))
-        if "a0" in want:
-            rows.append(run_row("(a0) synthetic scenes, camera not given", runner, scenes, False, meshes, syms, log))
-        runner.index.close()
+        rows += library_rows(lib, scenes, work / "cache", log, {"a": "(a) synthetic scenes, K given",
+                                                                "a0": "(a0) synthetic scenes, camera not given"}, want)
     if want & {"b", "b0"} and (SHARED / "lmo-dev").is_dir():
         lib = lmo_library(work / "lib-lmo", args.seed)
-        scenes = lmo_scenes(n_lmo)
-        runner = Runner(lib, work / "cache")
-        meshes, syms = runner.own_meshes(), runner.symmetries()
-        if "b" in want:
-            rows.append(run_row("(b) lmo-dev photos, K given", runner, scenes, True, meshes, syms, log))
-        if "b0" in want:
-            rows.append(run_row("(b0) lmo-dev photos, camera not given", runner, scenes, False, meshes, syms, log))
-        runner.index.close()
+        rows += library_rows(lib, lmo_scenes(n_lmo), work / "cache", log,
+                             {"b": "(b) lmo-dev photos, K given", "b0": "(b0) lmo-dev photos, camera not given"}, want)
     print_table(rows, ["row", "pictures", "targets", "found", "placed", "false_per_picture", "rotation_median_deg",
                        "centre_median_rel", "fov_err_median", "time_median_s", "time_p90_s"])
     name = "scene_accuracy" + ("_quick" if args.quick else "") + (f"_{args.tag}" if args.tag else "")
