@@ -81,7 +81,7 @@ def list_assets(library) -> list[Asset]:
     return assets
 
 
-INDEX_VERSION = 5  # 5: BatchNorm folded, crops resampled before the float conversion, pooled vectors stored; 4: crops at one brightness (segment.normalise_brightness); 3: the asset's own colours; 2: model-independent pose templates; 1: RotationNet rig renders
+INDEX_VERSION = 6  # 6: templates also described as small objects' (pose.small_side); 5: BatchNorm folded, crops resampled before the float conversion, pooled vectors stored; 4: crops at one brightness (segment.normalise_brightness); 3: the asset's own colours; 2: model-independent pose templates; 1: RotationNet rig renders
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ class IndexEntry:
         center, scale: the normalisation, ``normalised = (v − center) · scale``
             for ``v`` in the asset's own frame (the library's up axis applied).
         pooled: (T, D) float32 its templates' pooled vectors (always loaded:
-            the shortlist reads every asset's).
+            the shortlist reads every asset's); ``pooled_small`` those of the
+            templates described as small objects'.
         file: the cache file the rest is read from on first use:
         templates: :class:`rotationnet.app.pose.Templates`;
         mesh: :class:`Mesh` (for render-and-compare and thumbnails).
@@ -115,6 +116,7 @@ class IndexEntry:
             self.center = np.asarray(z["center"], dtype=np.float64)
             self.scale = float(z["scale"])
             self.pooled = np.asarray(z["t_pooled"], dtype=np.float32)
+            self.pooled_small = np.asarray(z["t_small_pooled"], dtype=np.float32) if "t_small_pooled" in z else None
         self._templates = None
         self._mesh = None
 

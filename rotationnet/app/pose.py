@@ -42,7 +42,7 @@ from rotationnet.core.views import (angle_deg, azimuth_elevation, camera_up_vect
                                     world_to_camera, matrix_to_quaternion)
 
 from .descriptor import Descriptor, Features
-from .segment import Picture, object_crop, render_crops, rotate_image
+from .segment import Picture, degrade, object_crop, render_crops, rotate_image
 
 __all__ = ["TemplateSpec", "Templates", "Hypothesis", "Query", "PicturePose", "SearchResult", "RenderFn",
            "build_templates", "describe_picture", "similarity", "view_prior", "coarse_match", "refine", "distinct",
@@ -50,6 +50,12 @@ __all__ = ["TemplateSpec", "Templates", "Hypothesis", "Query", "PicturePose", "S
 
 # render(asset id, directions (N, 3), ups (N, 3)) → (N, S, S, 4) uint8 RGBA renders of that asset
 RenderFn = Callable[[str, np.ndarray, np.ndarray], np.ndarray]
+
+
+def small_side(crop: int) -> int:
+    """The side a ``crop``-pixel crop is resampled through to look like a small
+    object's (one of about 40 pixels in a crop of 48)."""
+    return max(8, crop // 2)
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,8 @@ class TemplateSpec:
     elevations: tuple[float, ...] = (-20.0, -5.0, 10.0, 25.0, 40.0, 55.0, 70.0)
     top: bool = True  # plus one camera straight above
     render_size: int = 192  # pixels of the whole frame (the unit sphere) before cropping
-    crop: int = 96  # the crop the backbone sees: 6 × 6 cells at stride 16
+    crop: int = 96  # the crop the backbone sees: 6 × 6 cells at stride 16 (also described as a small
+    # object's: resampled through small_side(crop) pixels)
 
     def directions(self) -> np.ndarray:
         """(T, 3) unit vectors towards the template cameras (elevation-major)."""
@@ -72,7 +79,7 @@ class TemplateSpec:
 
     def key(self) -> dict:
         return {"azimuth_step": self.azimuth_step, "elevations": list(self.elevations), "top": self.top,
-                "render_size": self.render_size, "crop": self.crop}
+                "render_size": self.render_size, "crop": self.crop, "small": small_side(self.crop)}
 
 
 @dataclass(frozen=True)
@@ -85,22 +92,41 @@ class Templates:
         ups: (T, 3) float32 the template cameras' up vectors.
         features: the T crops' descriptors (:class:`Features`).
         pooled: (T, D) float32 ``features.pooled()``, kept for the shortlist.
+        small: the same crops described as a small object's (resampled
+            through :func:`small_side` pixels: :func:`rotationnet.app.segment.degrade`),
+            for pictures whose object spans fewer than :data:`SMALL_SIDE` pixels.
+        pooled_small: (T, D) ``small.pooled()``.
     """
 
     directions: np.ndarray
     ups: np.ndarray
     features: Features
     pooled: np.ndarray
+    small: Features | None = None
+    pooled_small: np.ndarray | None = None
+
+    def for_size(self, small: bool) -> Features:
+        """The descriptors to match a picture's crop against (small: its object was small)."""
+        return self.small if small and self.small is not None else self.features
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Plain arrays for a cache file (:meth:`from_arrays` reads them back)."""
         f = self.features
-        return {"t_directions": self.directions, "t_ups": self.ups, "t_feat": f.feat, "t_cells": f.cells,
-                "t_sil": f.sil, "t_pooled": self.pooled}
+        out = {"t_directions": self.directions, "t_ups": self.ups, "t_feat": f.feat, "t_cells": f.cells,
+               "t_sil": f.sil, "t_pooled": self.pooled}
+        if self.small is not None:
+            out.update({"t_small_feat": self.small.feat, "t_small_cells": self.small.cells,
+                        "t_small_sil": self.small.sil, "t_small_pooled": self.pooled_small})
+        return out
 
     @classmethod
     def from_arrays(cls, z) -> "Templates":
-        return cls(z["t_directions"], z["t_ups"], Features(z["t_feat"], z["t_cells"], z["t_sil"]), z["t_pooled"])
+        small = pooled_small = None
+        if "t_small_feat" in z:
+            small = Features(z["t_small_feat"], z["t_small_cells"], z["t_small_sil"])
+            pooled_small = z["t_small_pooled"]
+        return cls(z["t_directions"], z["t_ups"], Features(z["t_feat"], z["t_cells"], z["t_sil"]), z["t_pooled"],
+                   small, pooled_small)
 
 
 def build_templates(render: Callable[[np.ndarray, np.ndarray], np.ndarray], descriptor: Descriptor,
@@ -111,7 +137,8 @@ def build_templates(render: Callable[[np.ndarray, np.ndarray], np.ndarray], desc
     ups = camera_up_vectors(dirs)
     crops, masks = render_crops(render(dirs, ups), spec.crop)
     f = descriptor(crops, masks)
-    return Templates(dirs.astype(np.float32), ups.astype(np.float32), f, f.pooled())
+    fs = descriptor(*degrade(crops, masks, small_side(spec.crop)))
+    return Templates(dirs.astype(np.float32), ups.astype(np.float32), f, f.pooled(), fs, fs.pooled())
 
 
 # ----------------------------------------------------------------------------
@@ -138,6 +165,7 @@ class Query:
 
     rolls: np.ndarray
     features: Features
+    small: bool = False  # the picture's object spans fewer than SMALL_SIDE pixels
 
     @property
     def unturned(self) -> Features:
@@ -146,18 +174,23 @@ class Query:
         return self.features.take(slice(i, i + 1))
 
 
+SMALL_SIDE = 48  # pictures whose object spans fewer pixels are matched against the templates' small descriptors
+
+
 def describe_picture(descriptor: Descriptor, picture: Picture, size: int, rolls: Sequence[float]) -> Query:
     """The picture's object crop at every in-plane turn in ``rolls`` (0 included), described."""
     rolls = tuple(float(r) for r in rolls)
     if 0.0 not in rolls:
         rolls = (0.0, *rolls)
+    ys, xs = np.nonzero(picture.mask > 0.5)
+    small = bool(len(xs)) and max(np.ptp(xs), np.ptp(ys)) + 1 < SMALL_SIDE
     crops, masks = [], []
     for r in rolls:
         im, m = rotate_image(picture.rgb, picture.mask, r)
         c, cm = object_crop(im, m, size)
         crops.append(c)
         masks.append(cm)
-    return Query(np.asarray(rolls), descriptor(np.stack(crops), np.stack(masks)))
+    return Query(np.asarray(rolls), descriptor(np.stack(crops), np.stack(masks)), small)
 
 
 def similarity(q: Features, t: Features, sil_weight: float = 0.5) -> np.ndarray:
@@ -191,7 +224,7 @@ def coarse_match(q: Query, templates: Templates, asset: str, top: int = 3, min_a
                  ) -> list[Hypothesis]:
     """The ``top`` best (template, turn) pairs of one asset as hypotheses, their
     cameras at least ``min_angle`` degrees apart (one per region of the view sphere)."""
-    s = similarity(q.features, templates.features) + view_prior(templates.directions)[None]  # (R, T)
+    s = similarity(q.features, templates.for_size(q.small)) + view_prior(templates.directions)[None]  # (R, T)
     best_roll = s.argmax(axis=0)
     per_t = s[best_roll, np.arange(s.shape[1])]
     dirs = templates.directions.astype(np.float64)
@@ -216,11 +249,15 @@ MOVES = np.array([(sg * a, sg * e, sg * r) for a, e, r in ((1, 0, 0), (0, 1, 0),
                  dtype=np.float64)  # ± azimuth, elevation, roll
 
 
-def _scores(render, descriptor, size, q0, idx, dirs, ups, sil_weight) -> np.ndarray:
+def _scores(render, descriptor, size, q0, idx, dirs, ups, sil_weight, small=None) -> np.ndarray:
     """Scores (A, M) of cameras ``dirs``/``ups`` (A, M, 3) of hypotheses ``idx``
-    against their pictures: one render call and one descriptor batch."""
+    against their pictures: one render call and one descriptor batch (the
+    renders of hypotheses whose picture is ``small`` degraded like it)."""
     a, m = dirs.shape[:2]
     crops, masks = render_crops(render(dirs.reshape(-1, 3), ups.reshape(-1, 3)), size)
+    if small is not None and any(small[i] for i in idx):
+        rows = np.repeat([bool(small[i]) for i in idx], m)
+        crops[rows], masks[rows] = degrade(crops[rows], masks[rows], small_side(size))
     f = descriptor(crops, masks)
     prior = view_prior(dirs.reshape(-1, 3)).reshape(a, m)
     return np.stack([similarity(q0[i], f.take(slice(row * m, (row + 1) * m)), sil_weight)[0] + prior[row]
@@ -229,18 +266,20 @@ def _scores(render, descriptor, size, q0, idx, dirs, ups, sil_weight) -> np.ndar
 
 def refine(hyps: list[Hypothesis], q0: Sequence[Features], render: Callable[[np.ndarray, np.ndarray], np.ndarray],
            descriptor: Descriptor, size: int, steps=(6.0, 3.0, 1.5), sil_weight: float = 0.5,
-           moves_per_step: int = 3) -> list[Hypothesis]:
+           moves_per_step: int = 3, small: Sequence[bool] | None = None) -> list[Hypothesis]:
     """Render-and-compare around hypotheses of one asset.  Each camera is first
     rendered and scored as it is against its own picture's unturned descriptor
     ``q0[i]``; then, at each step, turned by ±step in azimuth, elevation and
     roll (6 cameras), all hypotheses' cameras rendered by one ``render(directions,
     ups) → (N, S, S, 4)`` call and described in one batch, and moved to the
     best one when it scores higher — a few moves per step while one improves.
+    ``small[i]``: hypothesis i's picture shows a small object (its renders are
+    degraded like the picture, :func:`rotationnet.app.segment.degrade`).
     Returns new hypotheses (same order) with the refined scores."""
     dirs = np.array([h.direction for h in hyps], dtype=np.float64)
     ups = np.array([h.up for h in hyps], dtype=np.float64)
     every = np.arange(len(hyps))
-    scores = _scores(render, descriptor, size, q0, every, dirs[:, None], ups[:, None], sil_weight)[:, 0]
+    scores = _scores(render, descriptor, size, q0, every, dirs[:, None], ups[:, None], sil_weight, small)[:, 0]
     for step in steps:
         active = np.ones(len(hyps), bool)
         for _ in range(moves_per_step):
@@ -250,7 +289,7 @@ def refine(hyps: list[Hypothesis], q0: Sequence[Features], render: Callable[[np.
             mv = step * MOVES  # (M, 3)
             cd, cu = turn_camera(dirs[idx][:, None], ups[idx][:, None], mv[None, :, 0], mv[None, :, 1],
                                  mv[None, :, 2])  # (A, M, 3)
-            sc = _scores(render, descriptor, size, q0, idx, cd, cu, sil_weight)
+            sc = _scores(render, descriptor, size, q0, idx, cd, cu, sil_weight, small)
             for row, i in enumerate(idx):
                 k = int(sc[row].argmax())
                 active[i] = sc[row, k] > scores[i]
@@ -333,16 +372,22 @@ class SearchResult:
 
 
 def shortlist(queries: list[Query], pooled: Mapping[str, np.ndarray], keep: int,
-              prior: Mapping[str, float] | None = None) -> list[str]:
+              prior: Mapping[str, float] | None = None, pooled_small: Mapping[str, np.ndarray] | None = None
+              ) -> list[str]:
     """The ``keep`` assets whose best template matches the pictures best by
     pooled descriptors (exact inner products over every template of every
-    asset), plus the asset's ``prior`` bonus.  ``pooled``: asset id → (T, D)."""
+    asset), plus the asset's ``prior`` bonus.  ``pooled``: asset id → (T, D);
+    ``pooled_small``: the same for the small descriptors (used for small pictures)."""
     ids = list(pooled)
     bank = np.concatenate([pooled[a] for a in ids]).astype(np.float32, copy=False)  # (ΣT, D)
+    bank_small = None
+    if pooled_small is not None and any(q.small for q in queries):
+        bank_small = np.concatenate([pooled_small[a] for a in ids]).astype(np.float32, copy=False)
     owner = np.repeat(np.arange(len(ids)), [len(pooled[a]) for a in ids])
     score = np.zeros(len(ids))
     for q in queries:
-        s = (q.features.pooled() @ bank.T).max(axis=0)  # (ΣT,) best turn per template
+        b = bank_small if (q.small and bank_small is not None) else bank
+        s = (q.features.pooled() @ b.T).max(axis=0)  # (ΣT,) best turn per template
         best = np.full(len(ids), -np.inf)
         np.maximum.at(best, owner, s)
         score += best / len(queries)
@@ -413,7 +458,9 @@ def search(entries: Mapping, pictures: Sequence[Picture], render: RenderFn, desc
     queries = [describe_picture(descriptor, p, crop, rolls) for p in pictures]
     ids = list(entries)
     if len(ids) > shortlist_size:
-        ids = shortlist(queries, {a: entries[a].pooled for a in ids}, shortlist_size, bonus)
+        small_bank = ({a: entries[a].pooled_small for a in ids}
+                      if all(getattr(entries[a], "pooled_small", None) is not None for a in ids) else None)
+        ids = shortlist(queries, {a: entries[a].pooled for a in ids}, shortlist_size, bonus, small_bank)
     if progress:
         progress(1, steps)
     # coarse: every (asset, template, turn) of every picture; an asset scores the
@@ -435,7 +482,8 @@ def search(entries: Mapping, pictures: Sequence[Picture], render: RenderFn, desc
         top = [[h for h in hs[:refine_top] if h.score >= hs[0].score - refine_margin] for hs in coarse[a]]
         flat = [h for hs in top for h in hs]
         which = [m for m, hs in enumerate(top) for _ in hs]
-        out = refine(flat, [q0[m] for m in which], lambda d, u, a=a: render(a, d, u), descriptor, crop)
+        out = refine(flat, [q0[m] for m in which], lambda d, u, a=a: render(a, d, u), descriptor, crop,
+                     small=[queries[m].small for m in which])
         refined[a] = [[h for h, m2 in zip(out, which) if m2 == m] for m in range(len(queries))]
     score = {a: float(np.mean([max(h.score for h in r) for r in refined[a]])) + bonus.get(a, 0.0)
              for a in contenders}

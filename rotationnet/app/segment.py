@@ -275,6 +275,25 @@ def render_crops(images: np.ndarray, size: int, margin: float = 0.1) -> tuple[np
     return crops, masks
 
 
+def degrade(crops: np.ndarray, masks: np.ndarray, side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Crops (N, S, S, 3) and masks (N, S, S) as a picture whose crop had only
+    ``side`` pixels would give them: resampled down to ``side`` (area) and back
+    up (bilinear).  Templates degraded this way match small objects in whole
+    pictures, whose crops are upsampled from a few dozen pixels."""
+    import cv2
+
+    s = crops.shape[1]
+    out_c = np.empty_like(crops)
+    out_m = np.empty_like(masks)
+    for i in range(len(crops)):
+        c = cv2.resize(cv2.resize(crops[i], (side, side), interpolation=cv2.INTER_AREA), (s, s),
+                       interpolation=cv2.INTER_LINEAR)
+        m = cv2.resize(cv2.resize(masks[i], (side, side), interpolation=cv2.INTER_AREA), (s, s),
+                       interpolation=cv2.INTER_LINEAR)
+        out_c[i], out_m[i] = c, m
+    return out_c, out_m
+
+
 def rotate_image(img: np.ndarray, mask: np.ndarray, degrees: float) -> tuple[np.ndarray, np.ndarray]:
     """Rotate an image and its mask counter-clockwise by ``degrees`` about the
     mask's centre (the canvas grows so nothing is cut off)."""
