@@ -183,7 +183,7 @@ def describe_picture(descriptor: Descriptor, picture: Picture, size: int, rolls:
     if 0.0 not in rolls:
         rolls = (0.0, *rolls)
     ys, xs = np.nonzero(picture.mask > 0.5)
-    small = bool(len(xs)) and max(np.ptp(xs), np.ptp(ys)) + 1 < SMALL_SIDE
+    small = bool(len(xs)) and bool(max(np.ptp(xs), np.ptp(ys)) + 1 < SMALL_SIDE)
     crops, masks = [], []
     for r in rolls:
         im, m = rotate_image(picture.rgb, picture.mask, r)
