@@ -303,7 +303,7 @@ def main() -> None:
             truth = json.loads(p.with_suffix(".json").read_text())
             res, dt = runner.scene(str(p), {"K": truth["camera"]["K"]})
             times.append(dt)
-            print(f"{p.name}: {dt:.1f}s, {len(res['objects'])} objects (none of them in this library)", flush=True)
+            print(f"{p.name}: {dt:.1f}s, {len(res['objects'])} objects", flush=True)
         row = {"row": f"time, {len(runner.index.entries)} assets", "pictures": len(times),
                "time_median_s": float(np.median(times)), "time_max_s": float(np.max(times))}
         print_table([row], ["row", "pictures", "time_median_s", "time_max_s"])
