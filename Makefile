@@ -21,10 +21,8 @@ install: $(STAMP)
 
 # two test processes, a test file each (module fixtures stay in one process); torch in each
 # waits passively (tests/conftest.py), so the two never starve each other
-# the longest files first (listed before tests/; pytest does not collect a file twice), so neither
-# process is left running one of them alone at the end
 test: $(STAMP)
-	$(PY) -m pytest -q -rs -n 2 --dist loadfile tests/test_addon.py tests/test_crash_safety.py tests/nn/test_distributed.py tests
+	$(PY) -m pytest -q -rs -n 2 --dist loadfile
 
 # the main job on the embedded default: render → train → evaluate → predict → report
 demo: $(STAMP)
