@@ -54,7 +54,7 @@ __all__ = ["scene_camera", "WORK_SIDE", "Detection", "PlacedObject", "SceneResul
 
 WORK_SIDE = 800  # pictures are searched at most this many pixels on the long side
 DEFAULT_FOV = 55.0  # a typical photo's horizontal field of view, when nothing tells
-REGION_PRIOR = 0.02  # score bonus, in the pose search, of the assets the region's coarse match ranked best
+REGION_PRIOR = 0.02  # score bonus, in the pose search, of the assets the region's CNOS match ranked best
 MIN_BOUNDARY = 0.4  # share of a region's boundary on the picture's edges for it to be considered
 EDGE_LEVEL = 0.15  # gradient magnitude (of 0..1 colours, Sobel 3×3 after smoothing) that counts as an edge
 UP = np.array([0.0, 0.0, 1.0])  # the library's up in the asset frame
@@ -232,7 +232,7 @@ def objectness(features: Mapping[str, np.ndarray], weights: Mapping[str, float] 
 
 
 def detect(rgb: np.ndarray, entries: Mapping, descriptor: Descriptor, crop: int, *, boxes=None, limit: int = 16,
-           top: int = 5, keep_assets: int = 12, rolls: Sequence[float] = DEFAULT_ROLLS) -> list[Detection]:
+           top: int = 5, keep_assets: int = 12) -> list[Detection]:
     """Regions of ``rgb`` (H, W, 3) uint8 that match library assets, best first.
 
     Every proposal whose boundary mostly runs along the picture's edges
@@ -545,7 +545,7 @@ def find_objects(rgb: np.ndarray, entries: Mapping, render: RenderFn, descriptor
         boxes: the user's boxes: exactly one object each, whatever its score.
         max_objects: at most this many objects.
         min_confidence: the confidence an object needs (default :data:`MIN_CONFIDENCE`).
-        pose_assets: each region's best assets (by the coarse match) posed in full.
+        pose_assets: each region's best assets (by its CNOS match) get REGION_PRIOR in the search.
         progress: called with (fraction, message).
     """
     say = progress or (lambda f, m: None)
