@@ -23,10 +23,12 @@ __all__ = [
     "ID", "CMD", "OK", "RESULT", "ERROR", "PROGRESS", "MESSAGE", "READY", "VERSION",
     "CLASSIFY_IMAGE_FIELDS", "POSE_FIELDS", "ASSET_FIELDS", "ASSET_FORMATS", "check_asset", "parse_request",
     "SCENE_FIELDS", "SCENE_OBJECT_FIELDS", "SCENE_CAMERA_FIELDS", "check_camera_request", "check_scene", "request_id", "validate_request", "make_request",
+    "WALKTHROUGH_FIELDS", "WALK_FRAME_FIELDS", "WALK_OBJECT_FIELDS", "MAX_FRAMES", "check_walkthrough",
     "ready_reply", "ok_reply", "error_reply", "progress_reply", "check_ready",
 ]
 
-PROTOCOL = 5  # 5: the scene command (every library object of a whole picture, SCENE_FIELDS)
+PROTOCOL = 6  # 6: the walkthrough command (photos or a video around a set → camera track + objects)
+# 5: the scene command (every library object of a whole picture, SCENE_FIELDS)
 # 4: the reply's asset names the library's own file (ASSET_FIELDS), no path into the worker's cache
 # 3: pose from the asset's own renders (continuous rotation, alternatives); no model needed
 # 2: requests validated against COMMANDS; worker module rotationnet.app.service
@@ -35,6 +37,7 @@ MAX_LINE_BYTES = 1 << 20  # a request line longer than this is refused unread
 MAX_IMAGES = 64  # reference images in one classify request
 MAX_PATH_CHARS = 4096
 MAX_BOXES = 64  # user boxes in one scene request
+MAX_FRAMES = 2000  # pictures in one walk-through request
 
 # envelope keys
 ID, CMD, OK, RESULT, ERROR = "id", "cmd", "ok", "result", "error"
@@ -64,8 +67,9 @@ class Field:
         if self.kind == "paths":
             if not isinstance(value, list):
                 raise ProtocolError(f"{where} must be a list of file paths, got {_kind(value)}")
-            if not 1 <= len(value) <= MAX_IMAGES:
-                raise ProtocolError(f"{where} must hold 1 to {MAX_IMAGES} paths, got {len(value)}")
+            most = MAX_IMAGES if self.high == 100 else self.high
+            if not self.low <= len(value) <= most:
+                raise ProtocolError(f"{where} must hold {self.low} to {most} paths, got {len(value)}")
             return [_path(f"{where}[{i}]", v, allow_empty=False) for i, v in enumerate(value)]
         if self.kind == "int":
             if isinstance(value, bool) or not isinstance(value, int):
@@ -132,6 +136,20 @@ COMMANDS: dict[str, dict[str, Field]] = {
         "max_objects": Field("int", low=1, high=64, help="at most this many objects (default 16)"),
         "thumbs": Field("path", help="folder for the asset thumbnails"),
     },
+    "walkthrough": {
+        "images": Field("paths", low=2, high=MAX_FRAMES, help="the walk-through's pictures, in the order they were "
+                                                               "taken (give images or video)"),
+        "video": Field("path", help="a video file of the walk-through (give images or video)"),
+        "out": Field("path", required=True, help="folder for the used frames and the reconstruction (kept: the "
+                                                 "Blender camera's background shows those frames)"),
+        "camera": Field("camera", help="the camera of every frame, as for 'scene'; without it the photos' EXIF, "
+                                       "else structure from motion estimates it"),
+        "every": Field("int", low=1, high=10000, help="video: use one frame in this many (default: ~2 a second)"),
+        "max_frames": Field("int", low=2, high=MAX_FRAMES, help="at most this many frames (default 80)"),
+        "scene_frames": Field("int", low=1, high=200, help="frames the objects are looked for in (default 8, "
+                                                           "spread over the track)"),
+        "max_objects": Field("int", low=1, high=64, help="at most this many objects (default 16)"),
+    },
 }
 
 # what every entry of a classify reply's "images" holds
@@ -197,6 +215,35 @@ SCENE_OBJECT_FIELDS = {
     "score": "the pose's matching score against the asset's renders",
     "alternatives": "other answers for the same object: asset, rotation_wxyz, location, confidence",
     "thumbnail": "PNG of the asset as placed (from the picture's camera), or null",
+}
+# what a walkthrough reply's result holds; the world frame is the first used frame's camera frame
+# (Blender camera: x right, y up, -z forward) in the assets' own units
+WALKTHROUGH_FIELDS = {
+    "source": "the video's path, or the first picture's",
+    "camera": "the frames' camera (SCENE_CAMERA_FIELDS)",
+    "frames": "one entry per frame on the camera track, in order (WALK_FRAME_FIELDS)",
+    "skipped": "frames left out: [{\"image\", \"time_s\", \"reason\"}] (not registered by structure from motion)",
+    "objects": "one entry per physical object, most confident first (WALK_OBJECT_FIELDS)",
+    "floor": "the plane the objects stand on, {\"normal\", \"offset\"} in the world frame, or null",
+    "scale": "how the track's scale was fixed: {\"source\": \"assets\" | \"none\", \"objects\": n}",
+    "assets": "the asset of every placed object (ASSET_FIELDS), by id",
+    "message": "a sentence for the user",
+}
+WALK_FRAME_FIELDS = {
+    "image": "the frame as a picture file (a video's frames are written into the request's out folder)",
+    "source": "the picture the frame came from (the video's path for a video)",
+    "time_s": "the frame's time in the video in seconds, or null for pictures",
+    "rotation_wxyz": "quaternion (w, x, y, z): world frame → this frame's camera frame (Blender camera)",
+    "position": "[x, y, z]: the camera's centre in the world frame",
+}
+WALK_OBJECT_FIELDS = {
+    "asset": "the placed asset's id (its ASSET_FIELDS are in the reply's assets)",
+    "label": "the asset's class, or null",
+    "rotation_wxyz": "quaternion (w, x, y, z): asset frame → world frame",
+    "location": "[x, y, z]: the asset frame's origin in the world frame, in the asset's own units",
+    "confidence": "how sure the worker is that this object is this asset and there (0..1; lower when seen once)",
+    "frames_seen": "indices into frames of the frames the object was found in",
+    "alternatives": "other assets for the same object: asset, rotation_wxyz, location, confidence",
 }
 ASSET_FORMATS = {"mesh": ("off", "obj", "stl", "ply", "glb", "gltf"), "blend": ("blend",)}
 
@@ -330,6 +377,57 @@ def check_scene(result) -> dict:
     fl = result["floor"]
     if fl is not None and (not isinstance(fl, dict) or "normal" not in fl or "offset" not in fl):
         raise ProtocolError(f"the scene's floor must be null or hold normal and offset, got {_short(fl)}")
+    return result
+
+
+def _numbers(where: str, value, n: int) -> list[float]:
+    if not isinstance(value, list) or len(value) != n:
+        raise ProtocolError(f"{where} must be {n} numbers, got {_short(value)}")
+    return [_number(where, x) for x in value]
+
+
+def check_walkthrough(result) -> dict:
+    """Check a walkthrough reply's result against :data:`WALKTHROUGH_FIELDS`
+    (frames and objects included); returns it.  Raises :class:`ProtocolError`
+    naming the missing or bad field."""
+    if not isinstance(result, dict):
+        raise ProtocolError(f"a walkthrough result must be an object, got {_kind(result)}")
+    missing = [k for k in WALKTHROUGH_FIELDS if k not in result]
+    if missing:
+        raise ProtocolError(f"the walkthrough result has no field '{missing[0]}' ({WALKTHROUGH_FIELDS[missing[0]]})")
+    cam = result["camera"]
+    if not isinstance(cam, dict) or any(k not in cam for k in SCENE_CAMERA_FIELDS):
+        raise ProtocolError(f"the walkthrough's camera must hold {', '.join(SCENE_CAMERA_FIELDS)}, got {_short(cam)}")
+    _matrix("camera 'K'", cam["K"], 3, 3)
+    assets = result["assets"]
+    if not isinstance(assets, dict):
+        raise ProtocolError(f"the walkthrough's assets must be an object (id → asset), got {_kind(assets)}")
+    for a in assets.values():
+        check_asset(a)
+    for name, fields in (("frames", WALK_FRAME_FIELDS), ("objects", WALK_OBJECT_FIELDS)):
+        items = result[name]
+        if not isinstance(items, list):
+            raise ProtocolError(f"the walkthrough's {name} must be a list, got {_kind(items)}")
+        for n, o in enumerate(items):
+            where = f"walkthrough {name[:-1]} {n}"
+            if not isinstance(o, dict):
+                raise ProtocolError(f"{where} must be an object, got {_kind(o)}")
+            gone = [k for k in fields if k not in o]
+            if gone:
+                raise ProtocolError(f"{where} has no field '{gone[0]}' ({fields[gone[0]]})")
+            _numbers(f"{where}'s rotation_wxyz", o["rotation_wxyz"], 4)
+            _numbers(f"{where}'s {'position' if name == 'frames' else 'location'}",
+                     o["position" if name == "frames" else "location"], 3)
+            if name == "objects":
+                if o["asset"] not in assets:
+                    raise ProtocolError(f"{where}'s asset {_short(o['asset'])} is not among the reply's assets")
+                seen = o["frames_seen"]
+                if not isinstance(seen, list) or not all(isinstance(i, int) and 0 <= i < len(result["frames"])
+                                                         for i in seen):
+                    raise ProtocolError(f"{where}'s frames_seen must be indices into frames, got {_short(seen)}")
+    fl = result["floor"]
+    if fl is not None and (not isinstance(fl, dict) or "normal" not in fl or "offset" not in fl):
+        raise ProtocolError(f"the walkthrough's floor must be null or hold normal and offset, got {_short(fl)}")
     return result
 
 
