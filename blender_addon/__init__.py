@@ -1,5 +1,5 @@
 """RotationNet Asset Finder: classify reference images, place the matching asset;
-populate a scene with every library object of a whole picture.
+populate a scene with every library object of a whole picture or a walk-through.
 
 Split by concern (like Blender's own glTF add-on):
 
@@ -7,7 +7,8 @@ Split by concern (like Blender's own glTF add-on):
 * ``properties``   — the panel's state (reference images, last result)
 * ``worker``       — the inference worker process (torch lives there, not here)
 * ``placement``    — building the asset object and turning it to the pose
-* ``populate``     — a whole picture's reply: a camera that sees as the picture, every object placed
+* ``populate``     — a whole picture's reply: a camera that sees as the picture, every object placed;
+  a walk-through's: a camera animated along its track, every object placed once
 * ``operators``    — ROTATIONNET_OT_* (add/remove references, classify, place, cancel, populate)
 * ``panels``       — ROTATIONNET_PT_* (3D Viewport › Sidebar › RotationNet)
 """

@@ -1,20 +1,27 @@
-"""ROTATIONNET_OT_*: reference images, Classify, Place, Next Pose, Cancel; and for
+"""ROTATIONNET_OT_*: reference images, Classify, Place, Next Pose, Cancel; for
 whole pictures Populate from Picture, each populated object's Next Pose / Next
-Asset / Remove, and Add Box & Rerun."""
+Asset / Remove, and Add Box & Rerun; for photos or a video taken while walking
+around a set, Populate from Walk-through (its objects use the same list)."""
 
 import json
 import os
+import re
 import tempfile
 
 import bpy
-from bpy.props import CollectionProperty, EnumProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
+from rotationnet.core import protocol
 
 from . import placement, populate, worker
 from .preferences import addon_prefs, library_path
 from .properties import state
 
 IMAGE_FILTER = "*.png;*.jpg;*.jpeg;*.bmp;*.tif;*.tiff;*.webp"
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
+VIDEO_FILTER = ";".join(f"*{e}" for e in VIDEO_EXTENSIONS)
+WALK_FILTER = f"{IMAGE_FILTER};{VIDEO_FILTER}"
+WALKTHROUGH_FOLDER = "rotationnet_walkthroughs"  # beside the saved .blend: every walk-through's frames
 
 
 def _cache_dir():
@@ -163,7 +170,8 @@ def _send(context, setup, cmd, on_result, **fields):
     st.error = ""
     st.warning = ""
     st.progress = 0.0
-    verb = {"classify": "classifying", "scene": "finding the picture's objects"}.get(cmd, cmd)
+    verb = {"classify": "classifying", "scene": "finding the picture's objects",
+            "walkthrough": "tracking the walk-through"}.get(cmd, cmd)
     _status("RotationNet: starting the worker…" if not worker.is_alive() else f"RotationNet: {verb}…", context)
 
     def scene_state():
@@ -455,7 +463,7 @@ def _scene_object(context, collection, index):
     if not collection:
         root = populate.scene_root(context.active_object)
         if root is None:
-            raise populate.PopulateError("select an object placed by Populate from Picture")
+            raise populate.PopulateError("select an object placed by Populate from Picture or Walk-through")
         return root
     coll = bpy.data.collections.get(collection)
     if coll is None:
@@ -471,7 +479,7 @@ class _SceneObjectOperator:
 
     collection: StringProperty(name="Collection", description="the populated collection (empty: the active "
                                "object's)", options={"SKIP_SAVE"})
-    index: IntProperty(name="Object", description="the object's index in the picture's reply", default=0, min=0,
+    index: IntProperty(name="Object", description="the object's index in the populated reply", default=0, min=0,
                        options={"SKIP_SAVE"})
 
     def fail(self, context, e, what):
@@ -568,6 +576,191 @@ class ROTATIONNET_OT_scene_add_box(bpy.types.Operator):
         return {"FINISHED"}
 
 
+# -- walk-throughs ------------------------------------------------------------------
+
+def _natural_key(path):
+    """File names in the order a person reads them (IMG_9 before IMG_10)."""
+    name = os.path.basename(path)
+    return [(0, int(t), t) if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", name)], name
+
+
+def _is_video(path):
+    return os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS
+
+
+def _walkthrough_out(name):
+    """A new folder for a walk-through's frames: ``//rotationnet_walkthroughs/<name>/``
+    beside the saved .blend, else in the add-on's cache; ``<name>_2``, … when
+    ``<name>`` already holds an earlier walk-through's frames."""
+    if bpy.data.is_saved:
+        base = bpy.path.abspath(f"//{WALKTHROUGH_FOLDER}")
+    else:
+        base = os.path.join(_cache_dir(), "walkthroughs")
+    name = bpy.path.clean_name(name) or "walkthrough"
+    out, k = os.path.join(base, name), 2
+    while os.path.isdir(out) and os.listdir(out):
+        out, k = os.path.join(base, f"{name}_{k}"), k + 1
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        raise worker.WorkerError(f"cannot make the folder for the walk-through's frames {out}: "
+                                 f"{e.strerror or e}") from None
+    return out
+
+
+def _frame_size(path):
+    """(width, height) of a picture or a video's frames, read by Blender."""
+    try:
+        if _is_video(path):
+            clip = bpy.data.movieclips.load(path)
+            try:  # a file Blender cannot decode loads with no frames (and a placeholder size)
+                size = tuple(clip.size) if clip.frame_duration > 0 else (0, 0)
+            finally:
+                bpy.data.movieclips.remove(clip)
+        else:
+            img = bpy.data.images.load(path, check_existing=False)
+            try:
+                size = tuple(img.size)
+            finally:
+                bpy.data.images.remove(img)
+    except RuntimeError as e:
+        raise worker.WorkerError(f"{path}: Blender cannot read it ({str(e).strip()})") from None
+    if size[0] <= 0 or size[1] <= 0:
+        raise worker.WorkerError(f"{path}: Blender cannot read its size, so the scene camera's lens cannot be "
+                                 "sent (turn off Scene Camera's Lens)")
+    return size
+
+
+def scene_camera_K(camera, width, height):
+    """The pinhole K (pixels of a ``width`` × ``height`` picture) of a Blender
+    camera object: its lens, sensor fit and shift (the inverse of
+    :meth:`rotationnet.core.camera.Intrinsics.blender_camera`)."""
+    if camera is None or camera.type != "CAMERA":
+        raise worker.WorkerError("the scene has no camera: add one or turn off Scene Camera's Lens")
+    d = camera.data
+    if d.type != "PERSP":
+        raise worker.WorkerError(f"the scene camera {camera.name} is not a perspective camera: its lens cannot "
+                                 "be sent (turn off Scene Camera's Lens)")
+    fit = d.sensor_fit
+    if fit == "AUTO":
+        fit, sensor = ("HORIZONTAL" if width >= height else "VERTICAL"), d.sensor_width
+    else:
+        sensor = d.sensor_width if fit == "HORIZONTAL" else d.sensor_height
+    fit_px = width if fit == "HORIZONTAL" else height
+    f = d.lens / sensor * fit_px
+    return [[f, 0.0, width / 2.0 - d.shift_x * fit_px], [0.0, f, height / 2.0 + d.shift_y * fit_px],
+            [0.0, 0.0, 1.0]]
+
+
+def walkthrough_request(context, paths, use_scene_camera=False):
+    """The ``walkthrough`` request's fields for the chosen files: one video, or
+    two or more pictures in name order; ``out`` a new folder for the frames;
+    the scene camera's K at the frames' size when ``use_scene_camera``.
+    Raises WorkerError saying what to choose."""
+    paths = [os.path.abspath(bpy.path.abspath(p)) for p in paths if p]
+    for p in paths:
+        if not os.path.isfile(p):
+            raise worker.WorkerError(f"not found: {p}")
+    videos = [p for p in paths if _is_video(p)]
+    if videos and len(paths) > 1:
+        raise worker.WorkerError("choose one video, or two or more pictures (not both, not several videos)")
+    if videos:
+        fields = {"video": videos[0]}
+    else:
+        if len(paths) < 2:
+            raise worker.WorkerError("a walk-through needs two or more pictures taken around the set, or one "
+                                     "video")
+        if len(paths) > protocol.MAX_FRAMES:
+            raise worker.WorkerError(f"{len(paths)} pictures: a walk-through takes at most {protocol.MAX_FRAMES}")
+        fields = {"images": sorted(paths, key=_natural_key)}
+    first = fields.get("video") or fields["images"][0]
+    if use_scene_camera:
+        fields["camera"] = {"K": scene_camera_K(context.scene.camera, *_frame_size(first))}
+    fields["out"] = _walkthrough_out(os.path.splitext(os.path.basename(first))[0])
+    return fields
+
+
+def _start_walkthrough(context, fields):
+    """Configure the worker, then send ``walkthrough``; the reply is populated in one undo step."""
+    setup = _worker_setup(context)
+
+    def tracked(s, res, scene_name):
+        s.walk_json = json.dumps(res)
+        s.status = res.get("message") or ""
+        try:
+            with bpy.context.temp_override(scene=bpy.data.scenes[scene_name]):
+                bpy.ops.rotationnet.populate_walkthrough_reply("EXEC_DEFAULT", True)
+        except RuntimeError as e:  # the operator reported its error (already in the panel's state)
+            s.error = s.error or str(e)
+
+    _send(context, setup, "walkthrough", tracked, **fields)
+
+
+class ROTATIONNET_OT_populate_from_walkthrough(bpy.types.Operator, ImportHelper):
+    """Photos or one video taken while walking around a set: track the camera through them and place every
+    library object once; the camera is animated along the track with the frames behind it"""
+
+    bl_idname = "rotationnet.populate_from_walkthrough"
+    bl_label = "Populate from Walk-through"
+
+    filter_glob: StringProperty(default=WALK_FILTER, options={"HIDDEN"})
+    files: CollectionProperty(type=bpy.types.OperatorFileListElement, options={"HIDDEN", "SKIP_SAVE"})
+    directory: StringProperty(subtype="DIR_PATH", options={"HIDDEN", "SKIP_SAVE"})
+    use_scene_camera: BoolProperty(
+        name="Scene Camera's Lens",
+        description="Send the scene camera's lens (focal length, sensor, shift) as the frames' camera; off: the "
+                    "photos' EXIF, else the tracking estimates it",
+        default=False)
+
+    @classmethod
+    def poll(cls, context):
+        return not worker.busy()
+
+    def execute(self, context):
+        names = [f.name for f in self.files if f.name] if self.files else []
+        paths = [os.path.join(self.directory, n) for n in names] if names else [self.filepath]
+        try:
+            fields = walkthrough_request(context, paths, self.use_scene_camera)
+            _start_walkthrough(context, fields)
+        except worker.WorkerError as e:
+            state(context).error = str(e)
+            self.report({"ERROR"}, str(e))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class ROTATIONNET_OT_populate_walkthrough_reply(bpy.types.Operator):
+    """Populate the scene from the last walk-through reply (one undo step)"""
+
+    bl_idname = "rotationnet.populate_walkthrough_reply"
+    bl_label = "Populate Walk-through"
+    bl_options = {"REGISTER", "UNDO", "INTERNAL"}
+
+    def execute(self, context):
+        st = state(context)
+        res = st.walk_result
+        if res is None:
+            st.error = "no walk-through reply to populate: use Populate from Walk-through"
+            self.report({"ERROR"}, st.error)
+            return {"CANCELLED"}
+        try:
+            coll, warnings = populate.populate_walkthrough(context, res, link=addon_prefs(context).link_blend)
+        except (populate.PopulateError, OSError, RuntimeError) as e:
+            st.error = f"cannot populate the walk-through: {e}"
+            st.warning = ""
+            self.report({"ERROR"}, st.error)
+            return {"CANCELLED"}
+        st.walk_collection = coll
+        st.error = ""
+        st.warning = "\n".join(warnings)
+        st.status = coll.get("rotationnet_message", "")
+        for w in warnings:
+            self.report({"WARNING"}, w)
+        self.report({"INFO"}, f"{coll.name}: {st.status}")
+        _camera_views(context, context.scene.camera)
+        return {"FINISHED"}
+
+
 classes = (
     ROTATIONNET_OT_add_reference,
     ROTATIONNET_OT_add_loaded_image,
@@ -582,4 +775,6 @@ classes = (
     ROTATIONNET_OT_scene_next_asset,
     ROTATIONNET_OT_scene_remove_object,
     ROTATIONNET_OT_scene_add_box,
+    ROTATIONNET_OT_populate_from_walkthrough,
+    ROTATIONNET_OT_populate_walkthrough_reply,
 )

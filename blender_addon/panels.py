@@ -115,23 +115,7 @@ class ROTATIONNET_PT_scene(_Base, bpy.types.Panel):
         coll = st.scene_collection
         if coll is None or populate.SCENE_PROP not in coll:
             return
-        layout.label(text=coll.name, icon="OUTLINER_OB_CAMERA")
-        if coll.get("rotationnet_message"):
-            for line in _wrap(coll["rotationnet_message"], 40):
-                layout.label(text=line)
-        col = layout.column(align=True)
-        for root in populate.scene_roots(coll):
-            index = int(root[populate.INDEX_PROP])
-            row = col.row(align=True)
-            asset = str(root.get("rotationnet_asset", root.name)).replace("\\", "/").split("/")[-1]
-            row.label(text=f"{index + 1}. {asset}", icon="OUTLINER_OB_EMPTY")
-            row.label(text=f"{float(root.get('rotationnet_confidence', 0.0)):.0%}")
-            for op, icon in (("rotationnet.scene_next_pose", "FILE_REFRESH"),
-                             ("rotationnet.scene_next_asset", "ARROW_LEFTRIGHT"),
-                             ("rotationnet.scene_remove_object", "X")):
-                props = row.operator(op, text="", icon=icon)
-                props.collection = coll.name
-                props.index = index
+        _object_list(layout, coll, "OUTLINER_OB_CAMERA")
         box = layout.box()
         box.label(text="Box around a missed object (pixels)")
         row = box.row(align=True)
@@ -141,6 +125,45 @@ class ROTATIONNET_PT_scene(_Base, bpy.types.Panel):
         row.prop(st, "box_w")
         row.prop(st, "box_h")
         box.operator("rotationnet.scene_add_box", icon="ADD")
+
+
+class ROTATIONNET_PT_walkthrough(_Base, bpy.types.Panel):
+    """Walk-throughs: populate from photos or a video, then the same object list as a whole picture's."""
+
+    bl_label = "Walk-through"
+    bl_parent_id = "ROTATIONNET_PT_main"
+
+    def draw(self, context):
+        layout = self.layout
+        st = state(context)
+        row = layout.row()
+        row.scale_y = 1.3
+        row.operator("rotationnet.populate_from_walkthrough", icon="SEQUENCE")
+        coll = st.walk_collection
+        if coll is None or populate.SCENE_PROP not in coll:
+            return
+        _object_list(layout, coll, "VIEW_CAMERA", f"{int(coll.get(populate.FRAMES_PROP, 0))} frames")
+
+
+def _object_list(layout, coll, icon, detail=""):
+    """A populated collection's name, message and objects, each with Next Pose / Next Asset / Remove."""
+    layout.label(text=f"{coll.name}" + (f" ({detail})" if detail else ""), icon=icon)
+    if coll.get("rotationnet_message"):
+        for line in _wrap(coll["rotationnet_message"], 40):
+            layout.label(text=line)
+    col = layout.column(align=True)
+    for root in populate.scene_roots(coll):
+        index = int(root[populate.INDEX_PROP])
+        row = col.row(align=True)
+        asset = str(root.get("rotationnet_asset", root.name)).replace("\\", "/").split("/")[-1]
+        row.label(text=f"{index + 1}. {asset}", icon="OUTLINER_OB_EMPTY")
+        row.label(text=f"{float(root.get('rotationnet_confidence', 0.0)):.0%}")
+        for op, op_icon in (("rotationnet.scene_next_pose", "FILE_REFRESH"),
+                            ("rotationnet.scene_next_asset", "ARROW_LEFTRIGHT"),
+                            ("rotationnet.scene_remove_object", "X")):
+            props = row.operator(op, text="", icon=op_icon)
+            props.collection = coll.name
+            props.index = index
 
 
 def _wrap(text, width):
@@ -156,4 +179,5 @@ def _wrap(text, width):
     return out
 
 
-classes = (ROTATIONNET_UL_references, ROTATIONNET_PT_main, ROTATIONNET_PT_results, ROTATIONNET_PT_scene)
+classes = (ROTATIONNET_UL_references, ROTATIONNET_PT_main, ROTATIONNET_PT_results, ROTATIONNET_PT_scene,
+           ROTATIONNET_PT_walkthrough)

@@ -1,6 +1,6 @@
 """The panel's state: reference images and the last result (stored as JSON), the
 last whole-picture reply and the collection populated from it, the typed box of
-Add Box & Rerun.  Whether a request is running lives in :mod:`.worker`, not in
+Add Box & Rerun, the last walk-through reply and its collection.  Whether a request is running lives in :mod:`.worker`, not in
 saved data."""
 
 import json
@@ -31,6 +31,9 @@ class ROTATIONNET_State(bpy.types.PropertyGroup):
     box_y: IntProperty(name="Y", description="the box's top edge (pixels from the picture's top)", default=0, min=0)
     box_w: IntProperty(name="Width", description="the box's width in pixels", default=0, min=0)
     box_h: IntProperty(name="Height", description="the box's height in pixels", default=0, min=0)
+    # walk-throughs: the last walkthrough reply and the collection it built
+    walk_json: StringProperty(default="")
+    walk_collection: PointerProperty(name="Walk-through", type=bpy.types.Collection)
 
     @property
     def result(self):
@@ -39,6 +42,10 @@ class ROTATIONNET_State(bpy.types.PropertyGroup):
     @property
     def scene_result(self):
         return _loads(self.scene_json)
+
+    @property
+    def walk_result(self):
+        return _loads(self.walk_json)
 
 
 def _loads(text):

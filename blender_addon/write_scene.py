@@ -1,17 +1,23 @@
-"""Write a .blend file of a scene reply, headless, from the command line.
+"""Write a .blend file of a scene or walkthrough reply, headless, from the command line.
 
 Run as its own process (Blender's process never loads torch):
 
     python blender_addon/write_scene.py RESULT.json OUT.blend [--link]
 
-RESULT.json: a ``scene`` reply's result (:data:`rotationnet.core.protocol.SCENE_FIELDS`).
-Starts from an empty file, populates it with :func:`blender_addon.populate.populate`
-(the add-on's own code: a camera that sees as the picture's, the picture as its
-background, every object imported from the library's own file; ``--link``: a
-.blend asset's data stays linked to its file), packs nothing, and saves OUT.blend
-atomically (a temporary name in the same folder, then renamed).  Prints one
-JSON line ``{"blend", "objects" (placed), "warnings", "message"}``.  Exit status 2,
-with a message naming the file, for an unreadable result or one populate refuses.
+RESULT.json: a ``scene`` reply's result (:data:`rotationnet.core.protocol.SCENE_FIELDS`)
+or a ``walkthrough`` reply's (:data:`~rotationnet.core.protocol.WALKTHROUGH_FIELDS`:
+one holding ``frames``).  Starts from an empty file and populates it with the
+add-on's own code: a scene with :func:`blender_addon.populate.populate` (a camera
+that sees as the picture's, the picture as its background), a walk-through with
+:func:`blender_addon.populate.populate_walkthrough` (a camera animated along the
+track, scene frame i + 1 showing frames[i] as an image sequence behind it); every
+object imported from the library's own file (``--link``: a .blend asset's data
+stays linked to its file).  Packs nothing (the pictures stay where they are) and
+saves OUT.blend atomically (a temporary name in the same folder, then renamed).
+Prints one JSON line ``{"blend", "objects" (placed), "warnings", "message"}``, plus
+``"frames"`` (the track's length) for a walk-through.  Exit status 2, with a message
+naming the file, for an unreadable result or one populate refuses (a result that
+does not fit the protocol is refused before Blender loads).
 """
 
 import json
@@ -44,14 +50,24 @@ def main(argv=None) -> int:
         return fail(f"{src}: not a JSON scene result ({e})")
     if not isinstance(result, dict):
         return fail(f"{src}: a scene result must be a JSON object")
+    walk = "frames" in result
+    kind = "walkthrough" if walk else "scene"
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from rotationnet.core import protocol  # numpy-free: refuse a bad result before loading Blender
+
+    try:
+        (protocol.check_walkthrough if walk else protocol.check_scene)(result)
+    except protocol.ProtocolError as e:  # the words populate would use
+        return fail(f"{src}: the worker's {kind} reply does not fit this add-on: {e}")
+    except Exception:  # noqa: BLE001 - populate below says what does not fit
+        pass
     out = os.path.abspath(out)
     if not os.path.isdir(os.path.dirname(out)):
         return fail(f"{out}: its folder does not exist")
 
     if not os.environ.get("BLENDER_USER_RESOURCES"):  # `import bpy` writes to ~/.config/blender otherwise
         os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="rotationnet-blender-")
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)
     # what Blender and its importers print goes to stderr: stdout holds only the JSON line
     sys.stdout.flush()
     stdout = os.dup(1)
@@ -60,14 +76,17 @@ def main(argv=None) -> int:
         try:
             import bpy
 
-            from blender_addon.populate import PopulateError, populate
+            from blender_addon.populate import PopulateError, populate, populate_walkthrough
             from rotationnet.core.errors import RotationNetError
             from rotationnet.core.fileio import atomic_path
         except ImportError as e:
             return fail(f"cannot load Blender (the bpy module) and the add-on's populate: {e}")
         bpy.ops.wm.read_factory_settings(use_empty=True)
         try:
-            coll, warnings = populate(bpy.context, result, link=link)
+            if walk:
+                coll, warnings = populate_walkthrough(bpy.context, result, link=link)
+            else:
+                coll, warnings = populate(bpy.context, result, link=link)
         except PopulateError as e:
             return fail(f"{src}: {e}")
         except Exception as e:  # populate removed what it made; say what went wrong, no traceback
@@ -86,8 +105,10 @@ def main(argv=None) -> int:
         sys.stdout.flush()
         os.dup2(stdout, 1)
         os.close(stdout)
-    print(json.dumps({"blend": out, "objects": placed, "warnings": warnings,
-                      "message": coll.get("rotationnet_message", "")}))
+    summary = {"blend": out, "objects": placed, "warnings": warnings, "message": coll.get("rotationnet_message", "")}
+    if walk:
+        summary["frames"] = len(result["frames"])
+    print(json.dumps(summary))
     return 0
 
 

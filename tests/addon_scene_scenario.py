@@ -4,16 +4,20 @@
     python tests/addon_scene_scenario.py read SCENE.blend
         open a .blend written by blender_addon/write_scene.py and describe it: the
         scene camera and its background, the collections, every populated object's
-        world matrix and world-space vertices.
-    python tests/addon_scene_scenario.py midway REPLY.json
+        world matrix and world-space vertices; for an animated camera its keys and,
+        at every frame of the scene's range, its world matrix and the background's file.
+    python tests/addon_scene_scenario.py midway REPLY.json [WALKTHROUGH.json]
         populate (from the checkout, in this process) with a step that fails after
-        the camera and the objects were made: everything it made is removed.
+        the camera and the objects were made: everything it made is removed; the
+        same for populate_walkthrough when a walkthrough reply is given.
     python tests/addon_scene_scenario.py addon CONFIG.json
         install the add-on zip and drive the whole-picture operators: populate a
         reply in one undo step, undo it, Next Pose / Next Asset / Remove, a
         replacing populate, and Populate from Picture / Add Box & Rerun through a
         worker (CONFIG: {"zip", "user_resources", "reply", "python", "library",
-        "picture", "bad_picture", "requests"}).
+        "picture", "bad_picture", "requests", "walk_pictures", "video", "blend"}),
+        then Populate from Walk-through with pictures (the scene camera's lens) and,
+        the file saved, with a video; Undo; Next Asset on a walk-through object.
 
 Prints one line ``RESULT {json}``.
 """
@@ -58,6 +62,31 @@ def describe_root(o):
             "meshes": [c.data.name for c in o.children_recursive if c.type == "MESH"]}
 
 
+def describe_track(cam):
+    """An animated camera: its F-curves' keys, and per frame its world matrix and background file."""
+    from bpy_extras import anim_utils
+
+    ad = cam.animation_data
+    bag = anim_utils.action_get_channelbag_for_slot(ad.action, ad.action_slot)
+    sc = bpy.context.scene
+    out = {"fcurves": [[fc.data_path, fc.array_index, len(fc.keyframe_points),
+                        sorted({k.interpolation for k in fc.keyframe_points})] for fc in bag.fcurves],
+           "frame_range": [sc.frame_start, sc.frame_end], "matrix_world": [], "background_files": []}
+    bg = cam.data.background_images[0] if len(cam.data.background_images) else None
+    if bg is not None and bg.image is not None:
+        u = bg.image_user
+        out["image_user"] = {"source": bg.image.source, "frame_start": u.frame_start,
+                             "frame_duration": u.frame_duration, "frame_offset": u.frame_offset,
+                             "auto_refresh": u.use_auto_refresh, "filepath": bpy.path.abspath(bg.image.filepath)}
+    for k in range(sc.frame_start, sc.frame_end + 1):
+        sc.frame_set(k)
+        out["matrix_world"].append(mat(cam.matrix_world))
+        if bg is not None and bg.image is not None:
+            out["background_files"].append(bpy.path.abspath(bg.image.filepath_from_user(image_user=bg.image_user)))
+    sc.frame_set(sc.frame_start)
+    return out
+
+
 def describe_scene():
     sc = bpy.context.scene
     cam = sc.camera
@@ -77,6 +106,8 @@ def describe_scene():
              "depth": b.display_depth, "frame_method": b.frame_method, "show": b.show_background_image,
              "size": list(b.image.size) if b.image else None}
             for b in d.background_images]
+        if cam.animation_data is not None and cam.animation_data.action is not None:
+            out["camera"]["track"] = describe_track(cam)
     colls = {}
     for c in sc.collection.children:
         colls[c.name] = {k: (c[k] if isinstance(c[k], (str, int, float)) else None) for k in c.keys()}
@@ -91,25 +122,33 @@ if mode == "midway":  # populate fails after it made the camera and imported the
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from blender_addon import populate as P
 
-    reply = json.load(open(arg))
     scene = bpy.context.scene
-    before = {k: sorted(x.name for x in getattr(bpy.data, k)) for k in ("objects", "meshes", "cameras", "collections",
-                                                                       "images")}
-    camera, resolution = scene.camera.name, [scene.render.resolution_x, scene.render.resolution_y]
 
     def broken_clip(*a):
         raise RuntimeError("out of memory")
 
+    def settings():
+        return [scene.camera.name, scene.render.resolution_x, scene.render.resolution_y, scene.frame_start,
+                scene.frame_end, scene.frame_current]
+
     P._clip = broken_clip
-    try:
-        P.populate(bpy.context, reply)
-        error = None
-    except RuntimeError as e:
-        error = str(e)
-    after = {k: sorted(x.name for x in getattr(bpy.data, k)) for k in before}
-    print("RESULT " + json.dumps({"error": error, "before": before, "after": after, "camera": scene.camera.name,
-                                  "camera_before": camera, "resolution_before": resolution,
-                                  "resolution": [scene.render.resolution_x, scene.render.resolution_y]}))
+    res = {}
+    for key, fn, path in (("scene", P.populate, arg), ("walk", P.populate_walkthrough, (sys.argv[3:4] or [""])[0])):
+        if not path:
+            continue
+        reply = json.load(open(path))
+        before = {k: sorted(x.name for x in getattr(bpy.data, k))
+                  for k in ("objects", "meshes", "cameras", "collections", "images", "actions")}
+        settings_before = settings()
+        try:
+            fn(bpy.context, reply)
+            error = None
+        except RuntimeError as e:
+            error = str(e)
+        after = {k: sorted(x.name for x in getattr(bpy.data, k)) for k in before}
+        res[key] = {"error": error, "before": before, "after": after, "settings_before": settings_before,
+                    "settings": settings()}
+    print("RESULT " + json.dumps(res))
     sys.exit(0)
 
 if mode == "read":
@@ -240,6 +279,48 @@ n = len(bpy.data.collections)
 r = op(bpy.ops.rotationnet.populate_from_picture, filepath=cfg["bad_picture"])
 worker.wait_idle(120)
 out["worker_error"] = {"return": r, "error": cur.st.error, "new_collections": len(bpy.data.collections) - n}
+
+
+# 5. walk-throughs through the worker: pictures (chosen out of order) with the scene camera's lens
+def walk_state():
+    wc = cur.st.walk_collection
+    cam = cur.scene.camera
+    cur.scene.frame_set(1)
+    return {"error": cur.st.error, "warning": cur.st.warning, "collection": wc.name if wc else None,
+            "kind": wc.get("rotationnet_kind") if wc else None,
+            "roots": [o["rotationnet_scene_index"] for o in roots(wc)] if wc else [],
+            "camera": cam.name if cam else None, "camera_at_1": mat(cam.matrix_world) if cam else None,
+            "keyed": bool(cam and cam.animation_data and cam.animation_data.action),
+            "frame_range": [cur.scene.frame_start, cur.scene.frame_end],
+            "background": cam.data.background_images[0].image.filepath
+            if cam and len(cam.data.background_images) else None,
+            "collections": sorted(c.name for c in cur.scene.collection.children)}
+
+
+pics = cfg["walk_pictures"]
+bpy.ops.ed.undo_push(message="before the walk-through")
+r = op(bpy.ops.rotationnet.populate_from_walkthrough, "EXEC_DEFAULT", directory=os.path.dirname(pics[0]),
+       files=[{"name": os.path.basename(q)} for q in reversed(pics)], use_scene_camera=True)
+worker.wait_idle(120)
+out["walk"] = {"return": r, **walk_state()}
+out["walk_undo"] = {"return": op(bpy.ops.ed.undo), **walk_state()}
+out["walk_redo"] = {"return": op(bpy.ops.ed.redo), **walk_state()}
+# Next Asset on the walk-through's object 0 while the camera is elsewhere on its track
+cur.scene.frame_set(3)
+wc = cur.st.walk_collection
+r = op(bpy.ops.rotationnet.scene_next_asset, "EXEC_DEFAULT", True, collection=wc.name, index=0)
+root = root_of(wc, 0)
+out["walk_next_asset"] = {"return": r, "error": cur.st.error, "root": describe_root(root) if root else None,
+                          "camera_now": mat(cur.scene.camera.matrix_world)}
+# one picture is not a walk-through; nothing is sent
+out["walk_one_picture"] = {"return": op(bpy.ops.rotationnet.populate_from_walkthrough, "EXEC_DEFAULT",
+                                        filepath=pics[0]), "error": cur.st.error}
+# a video, the file saved: the frames go beside it
+bpy.ops.wm.save_as_mainfile(filepath=cfg["blend"])
+r = op(bpy.ops.rotationnet.populate_from_walkthrough, "EXEC_DEFAULT", filepath=cfg["video"])
+worker.wait_idle(120)
+out["walk_video"] = {"return": r, **walk_state()}
+
 worker.shutdown()
 out["requests"] = [json.loads(ln) for ln in open(cfg["requests"]).read().splitlines()]
 out["torch_in_blender"] = "torch" in sys.modules

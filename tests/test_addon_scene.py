@@ -5,7 +5,10 @@ to a .blend by blender_addon/write_scene.py, and the .blend is reopened in a fre
 background, every object's vertices in the camera frame are R · v + location, the floor
 is the world's z = 0; no objects, broken files and bad replies behave; and the installed
 add-on populates in one undo step, steps through an object's alternatives, and reruns
-the worker with the boxes."""
+the worker with the boxes.  Walk-throughs the same way: a hand-made walkthrough reply
+(numbered JPEG frames of a camera circling the set) becomes a camera keyed along the
+track with the frames as an image sequence behind it, and the add-on's Populate from
+Walk-through sends the worker the pictures or the video and populates its answer."""
 
 import json
 import math
@@ -122,6 +125,55 @@ def _reply(library, floor=True):
              "floor": {"normal": (to_cam @ [0.0, 0.0, 1.0]).tolist(), "offset": float(cam_pos[2])} if floor else None,
              "assets": assets, "message": ""}
     return json.loads(json.dumps(reply))  # a copy: tests change it
+
+
+WK = [[130.0, 0.0, 75.0], [0.0, 130.0, 62.5], [0.0, 0.0, 1.0]]  # K / 4: K's Blender camera at the frames' size
+WWIDTH, WHEIGHT = 160, 120
+
+
+def _walk_reply(library, n=4):
+    """A walkthrough reply: a camera circling the door and the house that stand on the floor z = 0, its
+    ``n`` frames written as frame_000001.jpg, … (each a plain colour); everything in the first frame's
+    camera frame.  Object 0 has an alternative pose and another asset; object 2's file is missing."""
+    from PIL import Image
+
+    assets, verts = dict(library["assets"]), library["verts"]
+    folder = library["tmp"] / "walk" / "frames"
+    folder.mkdir(parents=True, exist_ok=True)
+    cams = [_camera([0.5, 0.0, 0.4], az, 25.0 + 3 * k, 6.0 - 0.3 * k, 4.0 - 3 * k)
+            for k, az in enumerate(np.linspace(-130.0, -50.0, n))]
+    c0, p0 = cams[0]
+    frames = []
+    for k, (c, pos) in enumerate(cams):
+        image = folder / f"frame_{k + 1:06d}.jpg"
+        Image.new("RGB", (WWIDTH, WHEIGHT), (60 * k % 256, 100, 200 - 40 * k)).save(image, quality=80)
+        frames.append({"image": str(image), "source": str(image), "time_s": None,
+                       "rotation_wxyz": matrix_to_quaternion(c.T @ c0).tolist(), "position": (c0.T @ (pos - p0)).tolist()})
+    gone = library["tmp"] / "walk" / "gone" / "m1102.off"
+    assets["Tool/gone.off"] = {**assets["Tool/m1102.off"], "id": "Tool/gone.off", "source": str(gone)}
+
+    def answer(aid, r, t, conf):
+        return {"asset": aid, "rotation_wxyz": matrix_to_quaternion(c0.T @ r).tolist(),
+                "location": (c0.T @ (np.asarray(t, float) - p0)).tolist(), "confidence": conf}
+
+    objects = []
+    for n_obj, (aid, (x, y), yaw) in enumerate([("Door/m1708.ply", (0.0, 0.0), 20.0),
+                                                 ("House/m462.ply", (1.4, 0.6), 100.0),
+                                                 ("Tool/gone.off", (-1.2, 0.8), 200.0)]):
+        r = _rz(yaw)
+        lo = (verts[aid if aid in verts else "Tool/m1102.off"] @ r.T).min(axis=0)
+        t = np.array([x, y, -lo[2]])  # standing on z = 0
+        o = {**answer(aid, r, t, 0.9 - 0.2 * n_obj), "label": assets[aid]["label"], "frames_seen": [0, 1, n - 1],
+             "alternatives": []}
+        if n_obj == 0:
+            o["alternatives"] = [answer(aid, r @ _rz(180.0), t + [0.1, 0.0, 0.0], 0.3),
+                                 answer("House/m462.ply", r, t + [0.0, 0.2, 0.0], 0.2)]
+        objects.append(o)
+    reply = {"source": frames[0]["image"], "camera": Intrinsics(np.array(WK), WWIDTH, WHEIGHT, "given").to_dict(),
+             "frames": frames, "skipped": [], "objects": objects,
+             "floor": {"normal": (c0.T @ [0.0, 0.0, 1.0]).tolist(), "offset": float(p0[2])},
+             "scale": {"source": "assets", "objects": 2}, "assets": assets, "message": ""}
+    return json.loads(json.dumps(reply))
 
 
 def _write(tmp, reply, name, *extra):
@@ -323,17 +375,120 @@ def test_unreadable_or_unusable_result_exits_2_naming_the_file(library, case):
     assert words in r.stderr, r.stderr[-2000:]
 
 
-def test_populate_failing_midway_leaves_nothing(library):
-    src = library["tmp"] / "midway.json"
+def test_populate_failing_midway_leaves_nothing(library, walk_reply):
+    src, walk = library["tmp"] / "midway.json", library["tmp"] / "midway_walk.json"
     src.write_text(json.dumps(_reply(library)))
-    r = subprocess.run([sys.executable, str(SCENARIO), "midway", str(src)], capture_output=True, text=True,
-                       errors="replace", timeout=300)
+    walk.write_text(json.dumps(walk_reply))
+    r = subprocess.run([sys.executable, str(SCENARIO), "midway", str(src), str(walk)], capture_output=True,
+                       text=True, errors="replace", timeout=300)
     line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert r.returncode == 0 and line, r.stdout[-3000:] + r.stderr[-3000:]
-    out = json.loads(line[7:])
-    assert out["error"] == "out of memory"
-    assert out["after"] == out["before"]  # no camera, collection, object, mesh or picture left
-    assert out["camera"] == out["camera_before"] and out["resolution"] == out["resolution_before"]
+    res = json.loads(line[7:])
+    for kind in ("scene", "walk"):  # a picture's populate, then a walk-through's
+        out = res[kind]
+        assert out["error"] == "out of memory", kind
+        assert out["after"] == out["before"], kind  # no camera, collection, object, mesh, picture or track left
+        # the scene camera, resolution and frame range as they were
+        assert out["settings"] == out["settings_before"], kind
+
+
+# -- walk-throughs ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def walk_reply(library):
+    return _walk_reply(library)
+
+
+@pytest.fixture(scope="module")
+def walk_written(library, walk_reply):
+    reply = json.loads(json.dumps(walk_reply))
+    r, blend = _write(library["tmp"], reply, "walk")
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = r.stdout.strip().splitlines()
+    assert len(lines) == 1, r.stdout
+    out = _read(blend)
+    return {"reply": reply, "stdout": json.loads(lines[0]), "blend": blend, "out": out,
+            "world": np.array(out["camera"]["track"]["matrix_world"][0])}
+
+
+def _frame_pose(frame):
+    """[Rᵀ | position]: the frame's camera frame → the walk-through's world frame."""
+    m = np.eye(4)
+    m[:3, :3] = quaternion_to_matrix(np.array(frame["rotation_wxyz"])).T
+    m[:3, 3] = frame["position"]
+    return m
+
+
+def test_walkthrough_camera_is_keyed_along_the_track(walk_written):
+    out, reply, world = walk_written["out"], walk_written["reply"], walk_written["world"]
+    n = len(reply["frames"])
+    s = walk_written["stdout"]
+    assert s["frames"] == n and s["objects"] == 2
+    # the camera sees as the reply's K at the frames' size
+    want = Intrinsics(np.array(WK), WWIDTH, WHEIGHT).blender_camera()
+    cam = out["camera"]
+    for k in ("lens", "sensor_width", "shift_x", "shift_y"):
+        assert cam[k] == pytest.approx(want[k], rel=1e-6, abs=1e-7), k
+    assert out["resolution"] == [WWIDTH, WHEIGHT, 100]
+    track = cam["track"]
+    assert track["frame_range"] == [1, n]
+    # one key per frame on each of location (3) and the quaternion (4), linear between them
+    assert sorted((c[0], c[1]) for c in track["fcurves"]) == [("location", i) for i in range(3)] + [
+        ("rotation_quaternion", i) for i in range(4)]
+    assert all(c[2] == n and c[3] == ["LINEAR"] for c in track["fcurves"]), track["fcurves"]
+    # world: the floor is z = 0 with +Z up, the first frame's camera above x = y = 0 looking along +Y
+    np.testing.assert_allclose(world[:3, 3], [0.0, 0.0, reply["floor"]["offset"]], atol=1e-6)
+    forward = -world[:3, 2]
+    assert abs(forward[0]) < 1e-6 and forward[1] > 0
+    np.testing.assert_allclose(world[:3, :3].T @ [0, 0, 1.0], reply["floor"]["normal"], atol=1e-6)
+    # at frame k the camera is world @ [R | -R p]⁻¹ of frames[k - 1]
+    for k, frame in enumerate(reply["frames"]):
+        np.testing.assert_allclose(np.array(track["matrix_world"][k]), world @ _frame_pose(frame), atol=1e-5)
+    assert out["collections"] == ["frame_000001"] and cam["collections"] == ["frame_000001"]
+    props = out["collection_props"]["frame_000001"]
+    assert props["rotationnet_kind"] == "walkthrough" and props["rotationnet_frames"] == n
+    assert json.loads(props["rotationnet_scene"])["frames"] == reply["frames"]
+
+
+def test_walkthrough_background_is_the_frames_as_an_image_sequence(walk_written):
+    track, frames = walk_written["out"]["camera"]["track"], walk_written["reply"]["frames"]
+    (bg,) = walk_written["out"]["camera"]["backgrounds"]
+    assert bg["show"] and bg["depth"] == "BACK" and bg["alpha"] >= 0.99
+    assert track["image_user"] == {"source": "SEQUENCE", "frame_start": 1, "frame_duration": len(frames),
+                                   "frame_offset": 0, "auto_refresh": True, "filepath": frames[0]["image"]}
+    # timeline frame k shows frames[k - 1]
+    assert track["background_files"] == [f["image"] for f in frames]
+
+
+def test_walkthrough_objects_are_placed_once_in_the_world(walk_written, library):
+    out, reply, world = walk_written["out"], walk_written["reply"], walk_written["world"]
+    roots = {r["index"]: r for r in out["roots"]}
+    assert sorted(roots) == [0, 1]  # object 2's file is missing
+    for n, root in roots.items():
+        o = reply["objects"][n]
+        assert root["asset"] == o["asset"] and root["choice"] == 0
+        np.testing.assert_allclose(np.array(root["matrix_world"]), world @ _pose(o), atol=1e-5)
+        size = 1.0 / library["assets"][o["asset"]]["scale"]
+        assert np.array(root["vertices"])[:, 2].min() == pytest.approx(0.0, abs=1e-4 * size)  # on the floor
+    (w,) = walk_written["stdout"]["warnings"]
+    assert "object 3" in w and reply["assets"]["Tool/gone.off"]["source"] in w and "not found" in w
+
+
+@pytest.mark.parametrize("case", ["missing field", "unknown asset"])
+def test_unusable_walkthrough_exits_2_naming_the_file(library, walk_reply, case):
+    reply = json.loads(json.dumps(walk_reply))
+    if case == "missing field":
+        del reply["frames"][1]["position"]
+    else:
+        reply["objects"][1]["asset"] = "Chair/nowhere.ply"
+    name = "bad_walk_" + case.replace(" ", "_")
+    r, out = _write(library["tmp"], reply, name)
+    assert r.returncode == 2 and r.stdout == "", (r.stdout, r.stderr[-2000:])
+    assert f"write_scene: {library['tmp'] / name}.json:" in r.stderr
+    assert not out.exists()
+    words = {"missing field": "frame 1 has no field 'position'",
+             "unknown asset": "'Chair/nowhere.ply' is not among the reply's assets"}[case]
+    assert words in r.stderr, r.stderr[-2000:]
 
 
 def test_usage(tmp_path):
@@ -345,10 +500,11 @@ def test_usage(tmp_path):
 # -- the installed add-on --------------------------------------------------------------
 
 FAKE_WORKER = '''
-import json, os, sys
+import json, os, shutil, sys
 sys.path.insert(0, {root!r})
 from rotationnet.core import protocol
 reply = json.load(open({reply!r}))
+walk = json.load(open({walk!r}))
 print(json.dumps(protocol.ready_reply(os.getpid())), flush=True)
 for line in sys.stdin:
     req = protocol.parse_request(line)
@@ -364,6 +520,15 @@ for line in sys.stdin:
             objs = reply["objects"]
             res["objects"] = [dict(objs[i % len(objs)], box=b) for i, b in enumerate(req["boxes"])]
         print(json.dumps(protocol.ok_reply(rid, res)), flush=True)
+    elif req["cmd"] == "walkthrough":  # the frames written into out/frames, numbered, as the worker does
+        print(json.dumps(protocol.progress_reply(rid, 0.5, "tracking")), flush=True)
+        os.makedirs(os.path.join(req["out"], "frames"))
+        frames = []
+        for i, f in enumerate(walk["frames"]):
+            frames.append(dict(f, image=os.path.join(req["out"], "frames", "frame_%06d.jpg" % (i + 1))))
+            shutil.copyfile(f["image"], frames[-1]["image"])
+        res = dict(walk, frames=frames, source=req.get("video") or req["images"][0])
+        print(json.dumps(protocol.ok_reply(rid, res)), flush=True)
     else:
         print(json.dumps(protocol.ok_reply(rid, {{}})), flush=True)
     if req["cmd"] == "shutdown":
@@ -372,31 +537,37 @@ for line in sys.stdin:
 
 
 @pytest.fixture(scope="module")
-def addon(library):
+def addon(library, walk_reply):
     tmp = library["tmp"] / "addon"
     tmp.mkdir()
     reply = _reply(library)
     (tmp / "reply.json").write_text(json.dumps(reply))
+    walk = walk_reply
+    (tmp / "walk.json").write_text(json.dumps(walk))
     log = tmp / "requests.jsonl"
     log.write_text("")
     (tmp / "fake_worker.py").write_text(FAKE_WORKER.format(root=str(ROOT), reply=str(tmp / "reply.json"),
-                                                           log=str(log)))
+                                                           walk=str(tmp / "walk.json"), log=str(log)))
     python = tmp / "python"  # the worker's "interpreter": answers the add-on's check, runs the fake worker
     python.write_text(f'#!/bin/sh\n[ "$1" = "-c" ] && exit 0\nexec {sys.executable} {tmp / "fake_worker.py"}\n')
     python.chmod(0o755)
     (tmp / "library").mkdir()
     (tmp / "broken.png").write_bytes(b"not a picture")
+    (tmp / "saved").mkdir()
+    (tmp / "saved" / "walk.mp4").write_bytes(b"not really a video: the stand-in worker does not read it")
     build = subprocess.run([sys.executable, str(ROOT / "blender_addon" / "build.py"), "--out", str(tmp / "dist")],
                            check=True, capture_output=True, text=True)
     cfg = {"zip": build.stdout.strip().splitlines()[-1], "user_resources": str(tmp / "blender"), "reply": reply,
            "python": str(python), "library": str(tmp / "library"), "picture": str(library["picture"]),
-           "bad_picture": str(tmp / "broken.png"), "requests": str(log)}
+           "bad_picture": str(tmp / "broken.png"), "requests": str(log),
+           "walk_pictures": [f["image"] for f in walk["frames"]], "video": str(tmp / "saved" / "walk.mp4"),
+           "blend": str(tmp / "saved" / "walked.blend")}
     (tmp / "cfg.json").write_text(json.dumps(cfg))
     r = subprocess.run([sys.executable, str(SCENARIO), "addon", str(tmp / "cfg.json")], capture_output=True,
                        text=True, errors="replace", timeout=600)
     line = next((ln for ln in r.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert r.returncode == 0 and line, r.stdout[-3000:] + r.stderr[-3000:]
-    return {"out": json.loads(line[7:]), "reply": reply, "zip": cfg["zip"]}
+    return {"out": json.loads(line[7:]), "reply": reply, "zip": cfg["zip"], "walk": walk, "cfg": cfg}
 
 
 def test_zip_bundles_populate_but_not_the_command_line_script(addon):
@@ -474,4 +645,49 @@ def test_populate_from_picture_and_rerun_with_a_box_through_the_worker(addon):
     we = out["worker_error"]
     assert we["return"] == ["FINISHED"] and "broken.png: cannot read the picture" in we["error"]
     assert we["new_collections"] == 0
-    assert [q["cmd"] for q in out["requests"]].count("configure") == 3
+    cmds = [q["cmd"] for q in out["requests"]]
+    assert cmds.count("configure") == cmds.count("scene") + cmds.count("walkthrough") == 3 + 2  # one per request
+
+
+def test_populate_from_walkthrough_through_the_worker(addon):
+    out, walk, cfg = addon["out"], addon["walk"], addon["cfg"]
+    assert {"populate_from_walkthrough", "populate_walkthrough_reply"} <= set(out["operators"])
+    reqs = [q for q in out["requests"] if q["cmd"] == "walkthrough"]
+    assert len(reqs) == 2  # one picture alone was refused before asking the worker
+    # pictures: in name order, the scene camera's K at the frames' size, frames into the add-on's cache
+    assert reqs[0]["images"] == cfg["walk_pictures"] and "video" not in reqs[0]
+    np.testing.assert_allclose(reqs[0]["camera"]["K"], WK, atol=1e-4)
+    assert reqs[0]["out"].startswith(cfg["user_resources"]) and "walkthroughs" in reqs[0]["out"]
+    n = len(walk["frames"])
+    w = out["walk"]
+    assert w["return"] == ["FINISHED"] and w["error"] == "", w
+    assert w["collection"] == "frame_000001" and w["kind"] == "walkthrough" and w["roots"] == [0, 1]
+    assert w["keyed"] and w["frame_range"] == [1, n] and w["camera"] == "frame_000001 camera"
+    assert "Tool/gone.off" in w["warning"]
+    assert os.path.realpath(w["background"]) == os.path.realpath(Path(reqs[0]["out"]) / "frames" / "frame_000001.jpg")
+    # one undo step takes the whole walk-through back (frame range included), redo brings it again
+    assert out["walk_undo"]["collection"] is None and "frame_000001" not in out["walk_undo"]["collections"]
+    assert out["walk_undo"]["frame_range"] != [1, n]
+    assert out["walk_redo"]["collection"] == "frame_000001" and out["walk_redo"]["frame_range"] == [1, n]
+    assert "two or more pictures" in out["walk_one_picture"]["error"]
+    # a video, the .blend saved: the frames go beside it, the background's path is relative to it
+    v = out["walk_video"]
+    assert reqs[1]["video"] == cfg["video"] and "images" not in reqs[1] and "camera" not in reqs[1]
+    assert reqs[1]["out"] == str(Path(cfg["blend"]).parent / "rotationnet_walkthroughs" / "walk")
+    assert v["return"] == ["FINISHED"] and v["error"] == "" and v["collection"] == "walk" and v["roots"] == [0, 1]
+    assert v["background"] == "//rotationnet_walkthroughs/walk/frames/frame_000001.jpg"
+    assert out["torch_in_blender"] is False
+
+
+def test_next_asset_on_a_walkthrough_object_places_it_in_the_world(addon):
+    """The walk-through's answers are in its world frame: Next Asset puts the other asset at
+    reference @ [R | t] (the first frame's camera), wherever the camera is on its track now."""
+    out, walk = addon["out"], addon["walk"]
+    step = out["walk_next_asset"]
+    assert step["return"] == ["FINISHED"] and step["error"] == "", step
+    alt = walk["objects"][0]["alternatives"][1]
+    root = step["root"]
+    assert root["asset"] == alt["asset"] == "House/m462.ply" and root["choice"] == 2
+    world = np.array(out["walk_redo"]["camera_at_1"])
+    np.testing.assert_allclose(np.array(root["matrix_world"]), world @ _pose(alt), atol=1e-5)
+    assert not np.allclose(np.array(step["camera_now"]), world, atol=1e-3)  # the camera had moved on
