@@ -1,4 +1,4 @@
-"""``rotationnet`` command line: ``render``, ``merge``, ``sheet``, ``train``, ``eval``, ``predict``, ``scene``, ``demo``.
+"""``rotationnet`` command line: ``render``, ``merge``, ``sheet``, ``train``, ``eval``, ``predict``, ``scene``, ``walkthrough``, ``demo``.
 
 The top of the levels: each subcommand's arguments live in the ``cli`` module
 of its level (``render/cli.py``, ``rotationnet/nn/cli.py``,
@@ -27,6 +27,8 @@ COMMANDS = {
                 "class and pose from 1..V images of one object"),
     "scene": ("rotationnet.app.cli", "add_scene_arguments", "scene_main",
               "every library object of a whole picture: scene.json, scene.blend, overlay.png"),
+    "walkthrough": ("rotationnet.app.cli", "add_walkthrough_arguments", "walkthrough_main",
+                    "photos or a video around a set: one camera track and every library object placed once"),
     "demo": ("rotationnet.app.cli", "add_demo_arguments", "demo_main", "the main job end to end on a generated prop library"),
 }
 

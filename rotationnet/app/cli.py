@@ -74,3 +74,33 @@ def scene_main(args: argparse.Namespace) -> int:
                     max_objects=args.max_objects, up_axis=args.up_axis, blend=not args.no_blend)
     print(f"{len(res['objects'])} objects: {args.out}/scene.json, overlay.png" + ("" if args.no_blend else ", scene.blend"))
     return 0
+
+
+def add_walkthrough_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", help="a video file, or a folder of pictures taken in order (sorted by name)")
+    p.add_argument("--library", required=True, help="asset library: a mesh folder, a folder of .blend files or one .blend")
+    cam = p.add_mutually_exclusive_group()
+    cam.add_argument("--fov", type=float, default=None, metavar="DEG", help="the frames' horizontal field of view")
+    cam.add_argument("--focal-px", type=float, default=None, metavar="F",
+                     help="the focal length in pixels of the source pictures (principal point in the middle)")
+    p.add_argument("--every", type=int, default=None, metavar="N", help="video: one frame in N (default ~2 a second)")
+    p.add_argument("--max-frames", type=int, default=80, help="at most this many frames on the track (default 80)")
+    p.add_argument("--scene-frames", type=int, default=8, help="frames the objects are looked for in (default 8)")
+    p.add_argument("--max-objects", type=int, default=16)
+    p.add_argument("--cache", default=None, help="folder for the asset index (default ~/.cache/rotationnet/index)")
+    p.add_argument("--up-axis", choices=("Z", "Y"), default="Z", help="the library's up axis")
+    p.add_argument("--no-blend", action="store_true", help="skip scene.blend")
+    p.add_argument("--out", required=True, help="output folder: walkthrough.json, scene.blend, contact_sheet.png, "
+                                                "frames/")
+
+
+def walkthrough_main(args: argparse.Namespace) -> int:
+    from .scenejob import run_walkthrough
+
+    res = run_walkthrough(args.source, args.library, args.out, fov=args.fov, focal_px=args.focal_px,
+                          every=args.every, max_frames=args.max_frames, scene_frames=args.scene_frames,
+                          max_objects=args.max_objects, cache=args.cache, up_axis=args.up_axis,
+                          blend=not args.no_blend)
+    print(f"{len(res['frames'])} frames, {len(res['objects'])} objects: {args.out}/walkthrough.json, "
+          "contact_sheet.png" + ("" if args.no_blend else ", scene.blend"))
+    return 0

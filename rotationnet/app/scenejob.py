@@ -1,4 +1,5 @@
-"""``rotationnet scene``: one whole picture → scene.json, overlay.png, scene.blend.
+"""``rotationnet scene``: one whole picture → scene.json, overlay.png, scene.blend;
+``rotationnet walkthrough``: photos or a video → walkthrough.json, contact_sheet.png, scene.blend.
 
 The worker's ``scene`` command run in this process (the same code the add-on
 reaches through the worker), then the sheet a person looks at (the picture
@@ -24,7 +25,7 @@ from rotationnet.core.fileio import atomic_path
 
 log = logging.getLogger("rotationnet.app.scenejob")
 
-__all__ = ["run_scene", "write_overlay", "write_blend"]
+__all__ = ["run_scene", "write_overlay", "write_blend", "run_walkthrough", "write_contact_sheet"]
 
 WRITE_SCENE = Path(__file__).resolve().parents[2] / "blender_addon" / "write_scene.py"
 
@@ -75,6 +76,144 @@ def run_scene(picture, library, out, *, run: str | None = None, camera: dict | N
         write_blend(out / "scene.json", out / "scene.blend")
     svc.index.close()
     return res
+
+
+PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def walkthrough_sources(source) -> dict:
+    """A video file → {"video"}; a folder → {"images"}: its pictures sorted by
+    name (numbers as numbers: IMG_9 before IMG_10).  Raises RotationNetError
+    naming the path when it is neither, or holds fewer than two pictures."""
+    import re
+
+    from .frames import VIDEO_SUFFIXES
+
+    src = Path(source)
+    if src.is_file():
+        if src.suffix.lower() not in VIDEO_SUFFIXES:
+            raise RotationNetError(f"{src}: not a video ({', '.join(VIDEO_SUFFIXES)}); give a video file or a folder "
+                                   "of pictures")
+        return {"video": str(src)}
+    if not src.is_dir():
+        raise RotationNetError(f"{src}: no such video or folder of pictures")
+
+    def natural(p: Path):
+        return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", p.name)]
+
+    pics = sorted((p for p in src.iterdir() if p.suffix.lower() in PICTURE_SUFFIXES and p.is_file()), key=natural)
+    if len(pics) < 2:
+        raise RotationNetError(f"{src}: a walk-through needs two or more pictures ({', '.join(PICTURE_SUFFIXES)}), "
+                               f"found {len(pics)}")
+    return {"images": [str(p) for p in pics]}
+
+
+def run_walkthrough(source, library, out, *, fov: float | None = None, focal_px: float | None = None,
+                    every: int | None = None, max_frames: int = 80, scene_frames: int = 8, max_objects: int = 16,
+                    cache: str | None = None, up_axis: str = "Z", blend: bool = True) -> dict:
+    """A walk-through (a video file or a folder of pictures) → ``out``/walkthrough.json
+    (the worker's reply), contact_sheet.png and (with ``blend``) scene.blend.  Returns the reply.
+
+    Raises:
+        RotationNetError: an unreadable source, a camera that makes no sense, a missing library.
+    """
+    from PIL import Image
+
+    from rotationnet.core import protocol as P
+
+    from .service import Service
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    req = {"id": 2, "cmd": "walkthrough", "out": str(out), "max_frames": max_frames, "scene_frames": scene_frames,
+           "max_objects": max_objects, **walkthrough_sources(source)}
+    if every:
+        req["every"] = every
+    if fov is not None:
+        req["camera"] = {"fov_deg": fov}
+    elif focal_px is not None:
+        if not focal_px > 0:
+            raise RotationNetError(f"--focal-px must be a positive number of pixels, got {focal_px}")
+        if "images" in req:
+            try:
+                with Image.open(req["images"][0]) as im:
+                    w, h = im.size
+            except OSError as e:
+                raise RotationNetError(f"{req['images'][0]}: cannot read the picture: {e}") from None
+        else:
+            import cv2
+
+            cap = cv2.VideoCapture(req["video"])
+            w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            cap.release()
+            if not w or not h:
+                raise RotationNetError(f"{req['video']}: OpenCV cannot read this video's size")
+        req["camera"] = {"K": [[focal_px, 0.0, w / 2.0], [0.0, focal_px, h / 2.0], [0.0, 0.0, 1.0]]}
+    P.validate_request(req)
+    last = [0.0]
+
+    def send(msg):
+        if "progress" in msg and (time.time() - last[0] > 2.0 or msg["progress"] >= 1.0):
+            last[0] = time.time()
+            _say(f"{100 * msg['progress']:3.0f}% {msg['message']}")
+
+    svc = Service(send)
+    svc.configure({"id": 1, "run": "", "library": str(library), "cache": cache or "", "up_axis": up_axis})
+    res = svc.walkthrough(req)
+    _say(res["message"])
+    for s in res["skipped"]:
+        _say(f"left out {s['image']}: {s['reason']}")
+    with atomic_path(out / "walkthrough.json") as tmp:
+        Path(tmp).write_text(json.dumps(res, indent=1))
+    write_contact_sheet(res, svc.index, out / "contact_sheet.png")
+    if blend:
+        write_blend(out / "walkthrough.json", out / "scene.blend")
+    svc.index.close()
+    return res
+
+
+def write_contact_sheet(res: dict, index, path: Path, frames: int = 6, columns: int = 3) -> None:
+    """A few frames of the track (spread over it) with every placed object's
+    outline drawn as that frame's camera sees it (scene.draw_overlay)."""
+    from PIL import Image
+
+    from rotationnet.core.camera import Intrinsics
+    from rotationnet.core.views import matrix_to_quaternion, quaternion_to_matrix
+    from rotationnet.nn.data import load_image
+
+    from .scene import draw_overlay, own_vertices
+
+    cam = res["camera"]
+    intr = Intrinsics(np.asarray(cam["K"]), cam["width"], cam["height"])
+    meshes = {o["asset"]: (own_vertices(index.entries[o["asset"]]), index.entries[o["asset"]].mesh.faces)
+              for o in res["objects"]}
+    fr = res["frames"]
+    pick = sorted({int(round(x)) for x in np.linspace(0, len(fr) - 1, min(frames, len(fr)))}) if fr else []
+    tiles = []
+    for i in pick:
+        f = fr[i]
+        r = quaternion_to_matrix(f["rotation_wxyz"])
+        c = np.asarray(f["position"])
+        objs = []
+        for o in res["objects"]:
+            ro = quaternion_to_matrix(o["rotation_wxyz"])
+            loc = r @ (np.asarray(o["location"]) - c)
+            pts = meshes[o["asset"]][0] @ (r @ ro).T + loc
+            uv = intr.project(pts[pts[:, 2] < 0]) if (pts[:, 2] < 0).any() else np.zeros((1, 2))
+            lo, hi = uv.min(axis=0), uv.max(axis=0)
+            objs.append({**o, "rotation_wxyz": matrix_to_quaternion(r @ ro).tolist(), "location": loc.tolist(),
+                         "box": [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])]})
+        img = draw_overlay(load_image(f["image"]), objs, meshes, intr)
+        tiles.append(Image.fromarray(img).resize((480, round(480 * intr.height / intr.width))))
+    if not tiles:
+        return
+    tw, th = tiles[0].size
+    rows = (len(tiles) + columns - 1) // columns
+    sheet = Image.new("RGB", (tw * min(columns, len(tiles)), th * rows), "white")
+    for n, t in enumerate(tiles):
+        sheet.paste(t, ((n % columns) * tw, (n // columns) * th))
+    with atomic_path(path) as tmp:
+        sheet.save(tmp, format="PNG")
 
 
 def write_overlay(res: dict, index, path: Path) -> None:

@@ -8,6 +8,7 @@ lines.  Requests on stdin::
     {"id": 2, "cmd": "index"}
     {"id": 3, "cmd": "classify", "images": [PATH, ...], "top_k": 5, "thumbs": DIR}
     {"id": 4, "cmd": "scene", "image": PATH, "camera": {"K": ...} | {"fov_deg": ...}, "boxes": [...]}
+    {"id": 5, "cmd": "walkthrough", "images": [PATH, ...] | "video": PATH, "out": DIR, "camera": {...}}
     {"id": 4, "cmd": "ping"} / {"id": 5, "cmd": "shutdown"}
 
 Replies on stdout, one JSON object per line: any number of
@@ -242,6 +243,94 @@ class Service:
                             "no library object found in the picture: an empty scene (draw a box around an object "
                             "to place it anyway)")}
 
+    def walkthrough(self, req):
+        """Photos or a video around a set → one camera track and every library
+        object placed once (protocol.WALKTHROUGH_FIELDS)."""
+        from rotationnet.core.camera import Intrinsics
+        from rotationnet.core.errors import OutputError
+        from rotationnet.core.views import matrix_to_quaternion
+        from rotationnet.nn.data import load_image
+
+        from .frames import picture_frames, video_frames
+        from .scene import scene_camera
+        from .track import camera_track
+        from .walkthrough import find_walkthrough_objects
+
+        if self.index is None:
+            raise RotationNetError("not configured: set an asset library")
+        images, video = req.get("images"), req.get("video")
+        if bool(images) == bool(video):
+            raise RotationNetError("a walk-through is either 'images' (two or more pictures in order) or one 'video', "
+                                   + ("not both" if images else "and neither was given"))
+        out = Path(req["out"])
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"{out}: cannot create the walk-through's folder ({e.strerror or e})") from None
+        t0 = time.time()
+
+        def say(lo, hi):
+            return lambda f, m: self._progress(req, lo + (hi - lo) * f, m)
+
+        max_frames = int(req.get("max_frames", 80))
+        if images:
+            frames = picture_frames(images, out, max_frames, say(0.0, 0.05))
+        else:
+            frames = video_frames(video, out, req.get("every"), max_frames, say(0.0, 0.05))
+        first = load_image(frames[0].image)
+        h, w = first.shape[:2]
+        src = Path(frames[0].source)
+        s = frames[0].scale
+        try:  # the request's K is the source pictures'; the frames may be smaller
+            intr = (scene_camera(req.get("camera"), src, round(w / s), round(h / s))
+                    if images or req.get("camera") else None)
+        except ValueError as e:
+            raise RotationNetError(f"{src}: {e}") from None
+        if intr is not None:
+            intr = Intrinsics(np.diag([s, s, 1.0]) @ intr.K, w, h, intr.source)
+        if not self.indexed:
+            self.index_(req)
+        if not self.index.entries:
+            raise RotationNetError(f"no usable asset in the library {self.library} (see the indexing failures)")
+        track = camera_track([f.image for f in frames], intr, out / "sfm", progress=say(0.05, 0.25))
+        found = find_walkthrough_objects(lambda i: load_image(frames[i].image), track, self.index.entries,
+                                         self.index.render, self.index.descriptor, crop=self.index.spec.crop,
+                                         scene_frames=int(req.get("scene_frames", 8)),
+                                         max_objects=int(req.get("max_objects", 16)), progress=say(0.25, 1.0))
+        tr = found.track
+
+        def q(r):
+            return matrix_to_quaternion(r).round(9).tolist()
+
+        reply_frames = [{"image": str(frames[i].image), "source": frames[i].source, "time_s": frames[i].time_s,
+                         "rotation_wxyz": q(tr.rotations[row]), "position": np.round(tr.positions[row], 9).tolist()}
+                        for row, i in enumerate(tr.frames)]
+        skipped = [{"image": str(frames[i].image), "time_s": frames[i].time_s, "reason": why}
+                   for i, why in sorted(tr.skipped.items())]
+        objects, assets = [], {}
+        for o in found.objects:
+            e = self.index.entries[o.asset]
+            objects.append({"asset": o.asset, "label": e.asset.label, "rotation_wxyz": q(o.rotation),
+                            "location": np.round(o.location, 9).tolist(), "confidence": round(o.confidence, 4),
+                            "frames_seen": o.rows, "score": round(o.score, 4),
+                            "alternatives": [{"asset": a, "rotation_wxyz": q(r), "location": np.round(t, 9).tolist(),
+                                              "confidence": round(c, 4)} for a, r, t, c in o.alternatives]})
+            for a in [o.asset] + [a for a, *_ in o.alternatives]:
+                assets.setdefault(a, self._asset_fields(a, o.score if a == o.asset else 0.0))
+        fl = found.floor
+        n = len(objects)
+        msg = (f"{len(reply_frames)} of {len(frames)} frames on the camera track, "
+               + (f"{n} library object{'s' if n != 1 else ''} placed" if n else "no library object found")
+               + ("" if found.scaled or not n else " (the track's scale is a guess: no object's size fixed it)")
+               + f" in {time.time() - t0:.0f}s")
+        return {"source": str(video or images[0]), "camera": tr.intr.to_dict(), "frames": reply_frames,
+                "skipped": skipped, "objects": objects,
+                "floor": None if fl is None else {"normal": np.round(fl["normal"], 9).tolist(),
+                                                  "offset": round(float(fl["offset"]), 9)},
+                "scale": {"source": "assets" if found.scaled else "none",
+                          "objects": sum(1 for o in found.objects if len(o.rows) >= 2)},
+                "assets": assets, "message": msg}
+
     def _asset_fields(self, asset_id: str, score: float) -> dict:
         """The library's own file of an asset and how the index framed it (protocol.ASSET_FIELDS)."""
         e = self.index.entries[asset_id]
@@ -285,7 +374,7 @@ class Service:
             self.send(P.ok_reply(rid, None))
             return False
         fn = {"ping": self.ping, "configure": self.configure, "index": self.index_, "classify": self.classify,
-              "scene": self.scene}[cmd]
+              "scene": self.scene, "walkthrough": self.walkthrough}[cmd]
         try:
             self.send(P.ok_reply(rid, fn(req)))
         except (RotationNetError, ValueError) as e:

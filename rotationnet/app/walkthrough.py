@@ -1,0 +1,445 @@
+"""Walk-throughs: photos or a video around a set → one camera track and every
+library object placed once.
+
+The way video CAD-alignment systems fuse per-frame predictions (Vid2CAD,
+CAD-Estate), with the engines that install here:
+
+1. **Camera track** (:mod:`rotationnet.app.track`): structure from motion over
+   every frame; the world is the first registered frame's camera frame.
+2. **Sightings** (:func:`sightings`): the whole-picture stage
+   (:func:`rotationnet.app.scene.find_objects`) on a few frames spread over the
+   track; every placed object is a :class:`Sighting` in its frame's camera.
+3. **Scale** (:func:`track_unit`): structure from motion has none; each
+   sighting's placed asset, at its own size, says how far its surface is, and
+   the reconstruction's points seen inside its mask say how far that is in the
+   track's unit: the median ratio over all sightings fixes it.
+4. **Grouping** (:func:`group`): sightings carried into the world; one whose
+   object centre lies on another group's line of sight, at a depth that agrees,
+   joins it (any asset: frames may name different ones).
+5. **Fusion** (:func:`fuse`): the asset most of the group's confidence names;
+   its sightings' rotations averaged robustly (the medoid, then the mean of
+   those within :data:`ROTATION_INLIER` degrees); the object's centre
+   triangulated from the sightings' lines of sight (depth from size where the
+   lines are nearly parallel); the track's unit corrected once by the
+   triangulated distances (:func:`correct_unit`).
+6. **Refinement** (:func:`refine_world`): render-and-compare over several
+   frames at once: the world rotation turned by small steps about the world
+   axes, each turn rendered as every sighting's frame sees it and scored
+   against that frame's picture; the mean score decides.
+7. An object seen in one frame only is kept with half its confidence
+   (:data:`SEEN_ONCE`); objects below ``min_confidence`` are dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rotationnet.core.camera import Intrinsics, ray_rotation
+from rotationnet.core.views import angle_deg
+
+from .descriptor import Descriptor
+from .pose import RenderFn, _scores, describe_picture
+from .scene import WORK_SIDE, PlacedObject, find_objects, own_vertices, rectified
+from .track import Track
+
+__all__ = ["Sighting", "WalkObject", "WalkResult", "pick_frames", "sightings", "track_unit", "group", "fuse",
+           "correct_unit", "refine_world", "find_walkthrough_objects", "SEEN_ONCE", "ROTATION_INLIER"]
+
+SEEN_ONCE = 0.5  # confidence factor of an object found in one frame only
+ROTATION_INLIER = 20.0  # degrees: sightings this close to the medoid rotation are averaged
+SIGHTING_CONFIDENCE = 0.3  # per-frame objects this likely are kept as sightings (fusion decides)
+MIN_CONFIDENCE = 0.4  # fused objects less likely than this are not reported
+LINE_OF_SIGHT = 0.6  # a sighting joins a group when its centre's line of sight passes this × radius from it
+DEPTH_AGREEMENT = 0.25  # ... and its depth differs by at most this share (or 1.5 radii)
+
+
+@dataclass
+class Sighting:
+    """One placed object in one frame: track row ``row``, the frame's working
+    ``intr``, the scene stage's :class:`~rotationnet.app.scene.PlacedObject`
+    (camera frame), the frame's ``rgb`` (for render-and-compare), and the
+    pose in the world once the track's unit is known."""
+
+    row: int
+    intr: Intrinsics
+    obj: PlacedObject
+    rgb: np.ndarray
+    world_rotation: np.ndarray | None = None
+    world_location: np.ndarray | None = None
+
+    @property
+    def asset(self) -> str:
+        return self.obj.asset
+
+
+@dataclass
+class WalkObject:
+    """One physical object: ``asset``, ``rotation`` (3, 3) asset → world,
+    ``location`` (3,) the asset origin in the world (the asset's units),
+    ``confidence``, its ``sightings`` (those of the chosen asset first), the
+    track ``rows`` it was found in, ``alternatives`` [(asset, rotation,
+    location, confidence)] of the other assets its sightings named."""
+
+    asset: str
+    rotation: np.ndarray
+    location: np.ndarray
+    confidence: float
+    sightings: list[Sighting]
+    rows: list[int]
+    alternatives: list[tuple[str, np.ndarray, np.ndarray, float]] = field(default_factory=list)
+    score: float = 0.0
+
+
+@dataclass
+class WalkResult:
+    """The track (scaled to the assets' units when ``scaled``), the objects
+    (most confident first), the floor in the world ({normal, offset} or None)
+    and every sighting."""
+
+    track: Track
+    objects: list[WalkObject]
+    floor: dict | None
+    sightings: list[Sighting]
+    scaled: bool
+
+
+# ----------------------------------------------------------------------------
+# small geometry
+# ----------------------------------------------------------------------------
+
+def _bbox(entry) -> tuple[np.ndarray, float]:
+    """The asset's bounding-box centre in its own frame and its bounding radius (half diagonal)."""
+    v = own_vertices(entry)
+    lo, hi = v.min(axis=0), v.max(axis=0)
+    return (lo + hi) / 2.0, float(np.linalg.norm(hi - lo) / 2.0)
+
+
+def _axis_angle(axis: np.ndarray, deg: float) -> np.ndarray:
+    a = np.asarray(axis, np.float64) / np.linalg.norm(axis)
+    t = math.radians(deg)
+    k = np.array([[0, -a[2], a[1]], [a[2], 0, -a[0]], [-a[1], a[0], 0]])
+    return np.eye(3) + math.sin(t) * k + (1 - math.cos(t)) * (k @ k)
+
+
+def rotation_mean(rotations: Sequence[np.ndarray], weights: Sequence[float] | None = None) -> np.ndarray:
+    """The chordal L2 mean of rotations (3, 3): the weighted sum projected onto SO(3)."""
+    w = np.ones(len(rotations)) if weights is None else np.asarray(weights, np.float64)
+    m = sum(wi * r for wi, r in zip(w, rotations))
+    u, _, vt = np.linalg.svd(m)
+    d = np.sign(np.linalg.det(u @ vt))
+    return u @ np.diag([1.0, 1.0, d]) @ vt
+
+
+def rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
+    """Degrees of the rotation taking ``a`` to ``b``."""
+    c = (np.trace(a.T @ b) - 1.0) / 2.0
+    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
+
+
+def triangulate(origins: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, float]:
+    """The point closest (least squares) to lines ``origins + s · directions``
+    (n, 3); returns it and the largest angle (degrees) between two of the lines
+    (how well the point is fixed)."""
+    d = directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    a = np.zeros((3, 3))
+    b = np.zeros(3)
+    for o, di in zip(origins, d):
+        p = np.eye(3) - np.outer(di, di)
+        a += p
+        b += p @ o
+    spread = max((float(angle_deg(d[i], d[j])) for i in range(len(d)) for j in range(i + 1, len(d))), default=0.0)
+    return np.linalg.lstsq(a, b, rcond=None)[0], spread
+
+
+# ----------------------------------------------------------------------------
+# the stages
+# ----------------------------------------------------------------------------
+
+def pick_frames(track: Track, n: int) -> list[int]:
+    """``n`` track rows spread evenly over the track (all when it is shorter)."""
+    rows = len(track.frames)
+    if rows <= n:
+        return list(range(rows))
+    return sorted({int(round(x)) for x in np.linspace(0, rows - 1, n)})
+
+
+def sightings(load: Callable[[int], np.ndarray], track: Track, rows: Sequence[int], entries: Mapping,
+              render: RenderFn, descriptor: Descriptor, *, crop: int = 96, max_objects: int = 16,
+              min_confidence: float = SIGHTING_CONFIDENCE,
+              progress: Callable[[float, str], None] | None = None) -> list[Sighting]:
+    """The scene stage on track ``rows`` (``load(walk-through frame index) → rgb``),
+    at most WORK_SIDE pixels on the long side, with the track's camera."""
+    import cv2
+
+    say = progress or (lambda f, m: None)
+    out = []
+    for k, row in enumerate(rows):
+        rgb = load(track.frames[row])
+        h, w = rgb.shape[:2]
+        s = min(1.0, WORK_SIDE / max(w, h))
+        if s < 1.0:
+            rgb = cv2.resize(rgb, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        intr = Intrinsics(np.diag([s, s, 1.0]) @ track.intr.K, rgb.shape[1], rgb.shape[0], track.intr.source)
+        found = find_objects(rgb, entries, render, descriptor, crop=crop, camera=intr, max_objects=max_objects,
+                             min_confidence=min_confidence,
+                             progress=lambda f, m, k=k: say((k + f) / len(rows), f"frame {k + 1}/{len(rows)}: {m}"))
+        out += [Sighting(row, intr, o, rgb) for o in found.objects]
+    return out
+
+
+def _surface_depths(entry, rotation: np.ndarray, location: np.ndarray, intr: Intrinsics, samples: int = 20000,
+                    seed: int = 0) -> np.ndarray:
+    """(H, W) depth of the placed asset's nearest surface (asset units; inf where
+    it does not cover the picture): points sampled on its faces, splatted 3×3."""
+    v = own_vertices(entry)
+    f = np.asarray(entry.mesh.faces)
+    tri = v[f]
+    area = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(f), samples, p=area / area.sum()) if area.sum() > 0 else rng.integers(0, len(f), samples)
+    a, b = rng.random((2, samples))
+    flip = a + b > 1
+    a[flip], b[flip] = 1 - a[flip], 1 - b[flip]
+    pts = tri[pick, 0] + a[:, None] * (tri[pick, 1] - tri[pick, 0]) + b[:, None] * (tri[pick, 2] - tri[pick, 0])
+    pts = np.concatenate([pts, v]) @ rotation.T + location
+    front = pts[:, 2] < 0
+    pts = pts[front]
+    uv = np.round(intr.project(pts)).astype(int)
+    depth = np.full((intr.height, intr.width), np.inf)
+    z = -pts[:, 2]
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            x, y = uv[:, 0] + dx, uv[:, 1] + dy
+            ok = (x >= 0) & (x < intr.width) & (y >= 0) & (y < intr.height)
+            np.minimum.at(depth, (y[ok], x[ok]), z[ok])
+    return depth
+
+
+def track_unit(sights: Sequence[Sighting], track: Track, entries: Mapping, min_points: int = 5) -> float | None:
+    """World units per track unit: per sighting, the median ratio of the placed
+    asset's surface depth to the depth of the reconstruction's points seen inside
+    its mask; the confidence-weighted median over sightings.  None when no
+    sighting has ``min_points`` points."""
+    ratios, weights = [], []
+    for s in sights:
+        uv, z = track.depths(s.row)
+        scale = s.intr.width / track.intr.width
+        px = np.round(uv * scale).astype(int)
+        ok = (px[:, 0] >= 0) & (px[:, 0] < s.intr.width) & (px[:, 1] >= 0) & (px[:, 1] < s.intr.height) & (z > 0)
+        px, z = px[ok], z[ok]
+        inside = s.obj.detection.mask[px[:, 1], px[:, 0]] > 0.5
+        if inside.sum() < min_points:
+            continue
+        depth = _surface_depths(entries[s.asset], s.obj.rotation, s.obj.location, s.intr)
+        d = depth[px[inside, 1], px[inside, 0]]
+        good = np.isfinite(d)
+        if good.sum() < min_points:
+            continue
+        ratios.append(float(np.median(d[good] / z[inside][good])))
+        weights.append(s.obj.confidence)
+    if not ratios:
+        return None
+    order = np.argsort(ratios)
+    cum = np.cumsum(np.asarray(weights)[order])
+    return float(np.asarray(ratios)[order][np.searchsorted(cum, cum[-1] / 2.0)])
+
+
+def to_world(sights: Sequence[Sighting], track: Track) -> None:
+    """Each sighting's pose in the (scaled) track's world."""
+    for s in sights:
+        s.world_rotation, s.world_location = track.to_world(s.row, s.obj.rotation, s.obj.location)
+
+
+def _centre(s: Sighting, entries: Mapping) -> np.ndarray:
+    c, _ = _bbox(entries[s.asset])
+    return s.world_rotation @ c + s.world_location
+
+
+def group(sights: Sequence[Sighting], track: Track, entries: Mapping) -> list[list[Sighting]]:
+    """Sightings of one physical object together, most confident first: a
+    sighting joins the group whose centre lies nearest its line of sight (within
+    LINE_OF_SIGHT radii, its depth within DEPTH_AGREEMENT), one sighting per
+    frame and group; else it starts a group."""
+    groups: list[list[Sighting]] = []
+    centres: list[np.ndarray] = []
+    for s in sorted(sights, key=lambda s: -s.obj.confidence):
+        c = _centre(s, entries)
+        eye = track.positions[s.row]
+        ray = (c - eye) / np.linalg.norm(c - eye)
+        _, rad = _bbox(entries[s.asset])
+        best, best_d = None, math.inf
+        for g, (members, gc) in enumerate(zip(groups, centres)):
+            if any(m.row == s.row for m in members):
+                continue
+            r = max(rad, _bbox(entries[members[0].asset])[1])
+            along = float((gc - eye) @ ray)
+            perp = float(np.linalg.norm(gc - eye - along * ray))
+            depth_ok = abs(along - float(np.linalg.norm(c - eye))) <= max(DEPTH_AGREEMENT * along, 1.5 * r)
+            if perp <= LINE_OF_SIGHT * r and depth_ok and perp < best_d:
+                best, best_d = g, perp
+        if best is None:
+            groups.append([s])
+            centres.append(c)
+        else:
+            groups[best].append(s)
+            centres[best] = np.mean([_centre(m, entries) for m in groups[best]], axis=0)
+    return groups
+
+
+def fuse(members: Sequence[Sighting], track: Track, entries: Mapping) -> WalkObject:
+    """One object from a group's sightings (see the module's docstring, step 5)."""
+    votes: dict[str, float] = {}
+    for s in members:
+        votes[s.asset] = votes.get(s.asset, 0.0) + s.obj.confidence
+    asset = max(votes, key=votes.get)
+    mine = sorted([s for s in members if s.asset == asset], key=lambda s: -s.obj.confidence)
+    rots = [s.world_rotation for s in mine]
+    # the medoid rotation, then the mean of those near it
+    cost = [sum(min(rotation_angle(a, b), 90.0) for b in rots) for a in rots]
+    med = rots[int(np.argmin(cost))]
+    near = [(r, s.obj.confidence) for r, s in zip(rots, mine) if rotation_angle(med, r) <= ROTATION_INLIER]
+    rot = rotation_mean([r for r, _ in near], [c for _, c in near])
+    centre_own, _ = _bbox(entries[asset])
+    centres = np.array([_centre(s, entries) for s in mine])
+    eyes = np.array([track.positions[s.row] for s in mine])
+    point, spread = triangulate(eyes, centres - eyes) if len(mine) >= 2 else (centres[0], 0.0)
+    if spread < 5.0:  # nearly parallel lines of sight: the depths from size decide
+        point = np.median(centres, axis=0)
+    location = point - rot @ centre_own
+    rows = sorted({s.row for s in members})
+    conf = 1.0 - float(np.prod([1.0 - s.obj.confidence for s in mine]))
+    if len(rows) == 1:
+        conf *= SEEN_ONCE
+    conf *= votes[asset] / sum(votes.values())
+    alts = []
+    for other in sorted(votes, key=votes.get, reverse=True):
+        if other == asset:
+            continue
+        s = max((s for s in members if s.asset == other), key=lambda s: s.obj.confidence)
+        alts.append((other, s.world_rotation, s.world_location, float(votes[other] / sum(votes.values()))))
+    return WalkObject(asset, rot, location, conf, mine + [s for s in members if s.asset != asset], rows, alts,
+                      float(np.mean([s.obj.score for s in mine])))
+
+
+def correct_unit(objects: Sequence[WalkObject], track: Track, entries: Mapping) -> float:
+    """The factor that makes the triangulated distances agree with the depths
+    from size: the median, over sightings of objects seen from lines of sight
+    at least 5° apart, of (distance from size) / (triangulated distance)."""
+    ratios = []
+    for o in objects:
+        mine = [s for s in o.sightings if s.asset == o.asset]
+        if len(mine) < 2:
+            continue
+        c_own, _ = _bbox(entries[o.asset])
+        centre = o.rotation @ c_own + o.location
+        eyes = np.array([track.positions[s.row] for s in mine])
+        dirs = np.array([_centre(s, entries) - e for s, e in zip(mine, eyes)])
+        if triangulate(eyes, dirs)[1] < 5.0:
+            continue
+        for s, e in zip(mine, eyes):
+            own = float(np.linalg.norm(s.obj.rotation @ c_own + s.obj.location))
+            ratios.append(own / max(float(np.linalg.norm(centre - e)), 1e-12))
+    return float(np.median(ratios)) if ratios else 1.0
+
+
+def refine_world(obj: WalkObject, track: Track, render: RenderFn, descriptor: Descriptor, crop: int,
+                 entries: Mapping, steps: Sequence[float] = (4.0, 2.0, 1.0), moves_per_step: int = 2,
+                 max_frames: int = 6) -> None:
+    """Render-and-compare over several frames at once (step 6 of the module's
+    docstring): ``obj.rotation`` turned about the world axes while the mean score
+    over its sightings' frames (each the frame's region, rectified, against the
+    asset rendered as that frame's camera sees the turned object) improves."""
+    mine = [s for s in obj.sightings if s.asset == obj.asset][:max_frames]
+    if not mine:
+        return
+    pics = [rectified(s.rgb, s.obj.detection, s.intr, f"frame row {s.row}") for s in mine]
+    q0 = [describe_picture(descriptor, p, crop, (0.0,)).unturned for p in pics]
+    turn = [ray_rotation(s.intr, np.array([s.obj.detection.box[0] + s.obj.detection.box[2] / 2,
+                                           s.obj.detection.box[1] + s.obj.detection.box[3] / 2])).T @ track.rotations[s.row]
+            for s in mine]  # world → each sighting's rectified (crop) camera
+
+    def cameras(rots):  # (M, 3, 3) world rotations → (A, M, 3) directions and ups per sighting
+        crops = np.einsum("aij,mjk->amik", np.stack(turn), rots)  # asset → crop camera
+        return crops[:, :, 2, :], crops[:, :, 1, :]
+
+    def score(rots):
+        d, u = cameras(rots)
+        sc = _scores(lambda dd, uu: render(obj.asset, dd, uu), descriptor, crop, q0, np.arange(len(mine)), d, u,
+                     0.5, None)
+        return sc.mean(axis=0)
+
+    current = obj.rotation
+    best = float(score(current[None])[0])
+    moves = [(ax, sg) for ax in np.eye(3) for sg in (1.0, -1.0)]
+    for step in steps:
+        for _ in range(moves_per_step):
+            cand = np.stack([_axis_angle(ax, sg * step) @ current for ax, sg in moves])
+            sc = score(cand)
+            k = int(np.argmax(sc))
+            if sc[k] <= best:
+                break
+            best, current = float(sc[k]), cand[k]
+    c_own, _ = _bbox(entries[obj.asset])
+    centre = obj.rotation @ c_own + obj.location
+    obj.rotation, obj.location, obj.score = current, centre - current @ c_own, best
+
+
+def _floor(objects: Sequence[WalkObject], entries: Mapping) -> dict | None:
+    from .scene import fit_floor
+
+    class _O:  # what fit_floor reads of an object
+        def __init__(self, o):
+            self.asset, self.rotation, self.location = o.asset, o.rotation, o.location
+
+    fl = fit_floor([_O(o) for o in objects], entries)
+    return None if fl is None else {"normal": fl["normal"], "offset": fl["offset"]}
+
+
+def find_walkthrough_objects(load: Callable[[int], np.ndarray], track: Track, entries: Mapping, render: RenderFn,
+                             descriptor: Descriptor, *, crop: int = 96, scene_frames: int = 8, max_objects: int = 16,
+                             min_confidence: float = MIN_CONFIDENCE, refine: bool = True,
+                             progress: Callable[[float, str], None] | None = None) -> WalkResult:
+    """Every library object of a walk-through, once (the module's docstring).
+
+    Args:
+        load: walk-through frame index → (H, W, 3) uint8 picture.
+        track: the camera track (:func:`rotationnet.app.track.camera_track`), in its own unit.
+        entries, render, descriptor, crop: as for :func:`rotationnet.app.scene.find_objects`.
+        scene_frames: frames the scene stage runs on, spread over the track.
+    Returns:
+        a :class:`WalkResult` whose track is scaled to the assets' units (when any
+        sighting fixes the unit).
+    """
+    say = progress or (lambda f, m: None)
+    rows = pick_frames(track, scene_frames)
+    sights = sightings(load, track, rows, entries, render, descriptor, crop=crop, max_objects=max_objects,
+                       progress=lambda f, m: say(0.8 * f, m))
+    unit = track_unit(sights, track, entries)
+    scaled = unit is not None
+    if scaled:
+        track = track.scaled(unit)
+    say(0.82, f"{len(sights)} sightings in {len(rows)} frames; grouping them")
+    objects: list[WalkObject] = []
+    for _ in range(2):  # group and fuse; once more after the unit is corrected by the triangulated distances
+        to_world(sights, track)
+        objects = [fuse(g, track, entries) for g in group(sights, track, entries)]
+        if not scaled:
+            break
+        k = correct_unit(objects, track, entries)
+        if abs(k - 1.0) < 0.01:
+            break
+        track = track.scaled(k)
+    objects = [o for o in objects if o.confidence >= min_confidence]
+    objects.sort(key=lambda o: -o.confidence)
+    objects = objects[:max_objects]
+    if refine:
+        for n, o in enumerate(objects):
+            say(0.85 + 0.14 * n / max(len(objects), 1), f"refining object {n + 1}/{len(objects)} over its frames")
+            refine_world(o, track, render, descriptor, crop, entries)
+    floor = _floor(objects, entries)
+    say(1.0, f"{len(objects)} objects placed")
+    return WalkResult(track, objects, floor, sights, scaled)
