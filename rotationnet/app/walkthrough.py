@@ -301,12 +301,13 @@ def fuse(members: Sequence[Sighting], track: Track, entries: Mapping) -> WalkObj
     # the medoid rotation, then the mean of those near it
     cost = [sum(min(rotation_angle(a, b), 90.0) for b in rots) for a in rots]
     med = rots[int(np.argmin(cost))]
-    near = [(r, s.obj.confidence) for r, s in zip(rots, mine) if rotation_angle(med, r) <= ROTATION_INLIER]
-    rot = rotation_mean([r for r, _ in near], [c for _, c in near])
+    inliers = [s for r, s in zip(rots, mine) if rotation_angle(med, r) <= ROTATION_INLIER]
+    rot = rotation_mean([s.world_rotation for s in inliers], [s.obj.confidence for s in inliers])
     centre_own, _ = _bbox(entries[asset])
-    centres = np.array([_centre(s, entries) for s in mine])
-    eyes = np.array([track.positions[s.row] for s in mine])
-    point, spread = triangulate(eyes, centres - eyes) if len(mine) >= 2 else (centres[0], 0.0)
+    # the centre from the inliers' lines of sight (an outlier's centre moved with its wrong rotation)
+    centres = np.array([_centre(s, entries) for s in inliers])
+    eyes = np.array([track.positions[s.row] for s in inliers])
+    point, spread = triangulate(eyes, centres - eyes) if len(inliers) >= 2 else (centres[0], 0.0)
     if spread < 5.0:  # nearly parallel lines of sight: the depths from size decide
         point = np.median(centres, axis=0)
     location = point - rot @ centre_own
