@@ -350,8 +350,10 @@ def lmo_queries(lmo: Path, out: Path, limit: int | None, min_visible: float = 0.
     return queries
 
 
-def lmo_library(lmo: Path, distractors, folder: Path, seed: int) -> Path:
-    """The 3 lmo-dev meshes (their own colours) plus psb24 distractors given random colours."""
+def lmo_library(lmo: Path, distractors, folder: Path, seed: int, size_range: tuple[float, float] | None = None) -> Path:
+    """The 3 lmo-dev meshes (their own colours) plus psb24 distractors given random colours
+    (with ``size_range``: each distractor scaled so its longest side is a random length in
+    that range, e.g. millimetres like the lmo meshes; else psb24's own size)."""
     import trimesh
 
     from render.meshes import load_mesh
@@ -367,6 +369,8 @@ def lmo_library(lmo: Path, distractors, folder: Path, seed: int) -> Path:
         if (d / m.path.name).exists():
             continue
         v, f = load_mesh(m.path, "Z")
+        if size_range is not None:
+            v = v * (rng.uniform(*size_range) / np.ptp(v, axis=0).max())
         base = rng.uniform(0.1, 0.9, 3)
         col = np.clip(base + rng.normal(0, 0.05, (len(v), 3)), 0, 1)
         mesh = trimesh.Trimesh(v, f, process=False)

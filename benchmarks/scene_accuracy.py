@@ -104,8 +104,9 @@ def synthetic_scenes(library: Path, out: Path, seeds, quick: bool) -> list[dict]
     return scenes
 
 
-def lmo_library(folder: Path, seed: int) -> Path:
-    """The 3 lmo-dev meshes (own colours, millimetres) + 40 look-alike psb24 distractors in random colours."""
+def lmo_library(folder: Path, seed: int, size_range: tuple[float, float] | None = None) -> Path:
+    """The 3 lmo-dev meshes (own colours, millimetres) + 40 look-alike psb24 distractors in random colours
+    (``size_range``: see pose_accuracy.lmo_library)."""
     from render.meshes import find_meshes
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -114,7 +115,7 @@ def lmo_library(folder: Path, seed: int) -> Path:
     models = [m for m in find_meshes(SHARED / "meshes" / "psb24", test_fraction=0.0) if m.label in LOOKALIKE]
     rng = np.random.default_rng(seed)
     pick = [models[i] for i in rng.choice(len(models), 40, replace=False)]
-    return write(SHARED / "lmo-dev", pick, folder, seed)
+    return write(SHARED / "lmo-dev", pick, folder, seed, size_range)
 
 
 def lmo_scenes(limit: int | None) -> list[dict]:

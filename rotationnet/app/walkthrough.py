@@ -12,7 +12,11 @@ CAD-Estate), with the engines that install here:
 3. **Scale** (:func:`track_unit`): structure from motion has none; each
    sighting's placed asset, at its own size, says how far its surface is, and
    the reconstruction's points seen inside its mask say how far that is in the
-   track's unit: the median ratio over all sightings fixes it.
+   track's unit: the :func:`consensus` of the ratios over all sightings fixes
+   it.  (On real photos a region's box often holds a shadow or a neighbour:
+   depths from size come out short, and the unit with them; tried and dropped:
+   the unit under which the fused outlines run along the pictures' edges in
+   every frame, which clutter's edges do not single out.)
 4. **Grouping** (:func:`group`): sightings carried into the world; one whose
    object centre lies on another group's line of sight, at a depth that agrees,
    joins it (any asset: frames may name different ones).
@@ -20,8 +24,7 @@ CAD-Estate), with the engines that install here:
    its sightings' rotations averaged robustly (the medoid, then the mean of
    those within :data:`ROTATION_INLIER` degrees); the object's centre
    triangulated from the sightings' lines of sight (depth from size where the
-   lines are nearly parallel); the track's unit corrected once by the
-   triangulated distances (:func:`correct_unit`).
+   lines are nearly parallel).
 6. **Refinement** (:func:`refine_world`): render-and-compare over several
    frames at once: the world rotation turned by small steps about the world
    axes, each turn rendered as every sighting's frame sees it and scored
@@ -47,14 +50,16 @@ from .scene import WORK_SIDE, PlacedObject, find_objects, own_vertices, rectifie
 from .track import Track
 
 __all__ = ["Sighting", "WalkObject", "WalkResult", "pick_frames", "sightings", "track_unit", "group", "fuse",
-           "correct_unit", "refine_world", "find_walkthrough_objects", "SEEN_ONCE", "ROTATION_INLIER"]
+           "consensus", "refine_world", "find_walkthrough_objects", "SEEN_ONCE", "ROTATION_INLIER"]
 
 SEEN_ONCE = 0.5  # confidence factor of an object found in one frame only
 ROTATION_INLIER = 20.0  # degrees: sightings this close to the medoid rotation are averaged
 SIGHTING_CONFIDENCE = 0.3  # per-frame objects this likely are kept as sightings (fusion decides)
 MIN_CONFIDENCE = 0.4  # fused objects less likely than this are not reported
-LINE_OF_SIGHT = 0.6  # a sighting joins a group when its centre's line of sight passes this × radius from it
-DEPTH_AGREEMENT = 0.25  # ... and its depth differs by at most this share (or 1.5 radii)
+LINE_OF_SIGHT = 0.6  # two sightings are one object when their lines of sight pass within this × its radius
+DEPTH_FACTOR = 1.3  # ... where both depths from size allow (within this factor; the unit makes them agree on average)
+MIN_RAY_ANGLE = 3.0  # degrees: lines of sight closer to parallel than this compare their centres instead
+DEPTH_AGREEMENT = 0.25  # ... which then must be within this share of the distance (or LINE_OF_SIGHT radii)
 
 
 @dataclass
@@ -170,13 +175,16 @@ def pick_frames(track: Track, n: int) -> list[int]:
 def sightings(load: Callable[[int], np.ndarray], track: Track, rows: Sequence[int], entries: Mapping,
               render: RenderFn, descriptor: Descriptor, *, crop: int = 96, max_objects: int = 16,
               min_confidence: float = SIGHTING_CONFIDENCE,
-              progress: Callable[[float, str], None] | None = None) -> list[Sighting]:
+              progress: Callable[[float, str], None] | None = None
+              ) -> tuple[list[Sighting], dict[int, tuple[np.ndarray, Intrinsics]]]:
     """The scene stage on track ``rows`` (``load(walk-through frame index) → rgb``),
-    at most WORK_SIDE pixels on the long side, with the track's camera."""
+    at most WORK_SIDE pixels on the long side, with the track's camera.  Returns
+    the sightings and the frames looked at (row → (rgb, its intrinsics))."""
     import cv2
 
     say = progress or (lambda f, m: None)
     out = []
+    views: dict[int, tuple[np.ndarray, Intrinsics]] = {}
     for k, row in enumerate(rows):
         rgb = load(track.frames[row])
         h, w = rgb.shape[:2]
@@ -188,7 +196,8 @@ def sightings(load: Callable[[int], np.ndarray], track: Track, rows: Sequence[in
                              min_confidence=min_confidence,
                              progress=lambda f, m, k=k: say((k + f) / len(rows), f"frame {k + 1}/{len(rows)}: {m}"))
         out += [Sighting(row, intr, o, rgb) for o in found.objects]
-    return out
+        views[row] = (rgb, intr)
+    return out, views
 
 
 def _surface_depths(entry, rotation: np.ndarray, location: np.ndarray, intr: Intrinsics, samples: int = 20000,
@@ -243,9 +252,21 @@ def track_unit(sights: Sequence[Sighting], track: Track, entries: Mapping, min_p
         weights.append(s.obj.confidence)
     if not ratios:
         return None
-    order = np.argsort(ratios)
-    cum = np.cumsum(np.asarray(weights)[order])
-    return float(np.asarray(ratios)[order][np.searchsorted(cum, cum[-1] / 2.0)])
+    return consensus(np.asarray(ratios), np.asarray(weights))
+
+
+def consensus(values: np.ndarray, weights: np.ndarray, window: float = 1.25) -> float:
+    """The weighted median of the values within a factor ``window`` of the one
+    whose window holds the most weight: sightings of look-alike assets at other
+    sizes (or a library whose files use other units) are outvoted, not averaged in."""
+    logs = np.log(values)
+    mass = [(weights * (np.abs(logs - lv) <= math.log(window))).sum() for lv in logs]
+    centre = logs[int(np.argmax(mass))]
+    near = np.abs(logs - centre) <= math.log(window)
+    v, w = values[near], weights[near]
+    order = np.argsort(v)
+    cum = np.cumsum(w[order])
+    return float(v[order][np.searchsorted(cum, cum[-1] / 2.0)])
 
 
 def to_world(sights: Sequence[Sighting], track: Track) -> None:
@@ -259,35 +280,81 @@ def _centre(s: Sighting, entries: Mapping) -> np.ndarray:
     return s.world_rotation @ c + s.world_location
 
 
+def _rays_meet(e1, d1, e2, d2) -> tuple[float, float, float, float]:
+    """Two lines of sight (eyes, unit directions): the distance where they pass
+    closest, the distances along each to that place, and the angle between them (degrees)."""
+    w = e1 - e2
+    b = float(d1 @ d2)
+    den = 1.0 - b * b
+    ang = float(np.degrees(np.arccos(np.clip(b, -1.0, 1.0))))
+    if den < 1e-9:
+        return float(np.linalg.norm(np.cross(w, d1))), math.inf, math.inf, ang
+    s1 = (b * float(d2 @ w) - float(d1 @ w)) / den
+    s2 = (float(d2 @ w) - b * float(d1 @ w)) / den
+    return float(np.linalg.norm(e1 + s1 * d1 - e2 - s2 * d2)), s1, s2, ang
+
+
+def _compatible(a: Sighting, b: Sighting, track: Track, entries: Mapping) -> float | None:
+    """How far apart (world units) two sightings in different frames put one
+    object: where their centres' lines of sight pass closest, when that is within
+    LINE_OF_SIGHT radii, in front of both cameras and at distances their depths
+    from size allow (a factor DEPTH_FACTOR: those are often biased on real photos,
+    a region's box holding a shadow) and agree on (their ratios to those depths
+    within DEPTH_AGREEMENT of each other: a common bias cancels); nearly
+    parallel lines: the centres' distance, within DEPTH_AGREEMENT of the
+    distance or LINE_OF_SIGHT radii.  None: not one object."""
+    ca, cb = _centre(a, entries), _centre(b, entries)
+    ea, eb = track.positions[a.row], track.positions[b.row]
+    da, db = np.linalg.norm(ca - ea), np.linalg.norm(cb - eb)
+    r = max(_bbox(entries[a.asset])[1], _bbox(entries[b.asset])[1])
+    gap, sa, sb, ang = _rays_meet(ea, (ca - ea) / da, eb, (cb - eb) / db)
+    if ang >= MIN_RAY_ANGLE:
+        ka, kb = sa / da, sb / db  # how far the meeting place is, against each depth from size
+        ok = (gap <= LINE_OF_SIGHT * r and ka > 0 and kb > 0 and 1 / DEPTH_FACTOR <= ka <= DEPTH_FACTOR
+              and 1 / DEPTH_FACTOR <= kb <= DEPTH_FACTOR and max(ka / kb, kb / ka) <= 1 + DEPTH_AGREEMENT)
+        return gap if ok else None
+    d = float(np.linalg.norm(ca - cb))
+    return d if d <= max(DEPTH_AGREEMENT * min(da, db), LINE_OF_SIGHT * r) else None
+
+
 def group(sights: Sequence[Sighting], track: Track, entries: Mapping) -> list[list[Sighting]]:
-    """Sightings of one physical object together, most confident first: a
-    sighting joins the group whose centre lies nearest its line of sight (within
-    LINE_OF_SIGHT radii, its depth within DEPTH_AGREEMENT), one sighting per
-    frame and group; else it starts a group."""
+    """Sightings of one physical object together.
+
+    Most confident first, a sighting joins the group of its own asset more than
+    half of whose members' lines of sight meet its own (:func:`_compatible`:
+    lines of sight are exact where depths from size are not), nearest first, one
+    sighting per frame and group; else it starts one.  Then a group of one
+    sighting (a frame that took the object for another asset) joins the group
+    of any asset that it is compatible with in the same way.  Two lines of
+    sight from two frames always pass near each other somewhere: the same
+    asset named twice is the stronger evidence, so it is asked for first."""
     groups: list[list[Sighting]] = []
-    centres: list[np.ndarray] = []
-    for s in sorted(sights, key=lambda s: -s.obj.confidence):
-        c = _centre(s, entries)
-        eye = track.positions[s.row]
-        ray = (c - eye) / np.linalg.norm(c - eye)
-        _, rad = _bbox(entries[s.asset])
+
+    def best_group(s, same_asset: bool):
         best, best_d = None, math.inf
-        for g, (members, gc) in enumerate(zip(groups, centres)):
-            if any(m.row == s.row for m in members):
+        for g, members in enumerate(groups):
+            if not members or members[0] is s or any(m.row == s.row for m in members):
                 continue
-            r = max(rad, _bbox(entries[members[0].asset])[1])
-            along = float((gc - eye) @ ray)
-            perp = float(np.linalg.norm(gc - eye - along * ray))
-            depth_ok = abs(along - float(np.linalg.norm(c - eye))) <= max(DEPTH_AGREEMENT * along, 1.5 * r)
-            if perp <= LINE_OF_SIGHT * r and depth_ok and perp < best_d:
-                best, best_d = g, perp
-        if best is None:
+            if same_asset and members[0].asset != s.asset:
+                continue
+            ok = [d for d in (_compatible(s, m, track, entries) for m in members) if d is not None]
+            if 2 * len(ok) > len(members) and float(np.mean(ok)) < best_d:
+                best, best_d = g, float(np.mean(ok))
+        return best
+
+    for s in sorted(sights, key=lambda s: -s.obj.confidence):
+        g = best_group(s, True)
+        if g is None:
             groups.append([s])
-            centres.append(c)
         else:
-            groups[best].append(s)
-            centres[best] = np.mean([_centre(m, entries) for m in groups[best]], axis=0)
-    return groups
+            groups[g].append(s)
+    for single in [g for g in groups if len(g) == 1]:
+        s = single[0]
+        g = best_group(s, False)
+        if g is not None and len(groups[g]) > 1:
+            groups[g].append(s)
+            single.clear()  # (dataclass equality compares arrays: emptied, then dropped by identity)
+    return [g for g in groups if g]
 
 
 def fuse(members: Sequence[Sighting], track: Track, entries: Mapping) -> WalkObject:
@@ -303,13 +370,25 @@ def fuse(members: Sequence[Sighting], track: Track, entries: Mapping) -> WalkObj
     med = rots[int(np.argmin(cost))]
     inliers = [s for r, s in zip(rots, mine) if rotation_angle(med, r) <= ROTATION_INLIER]
     rot = rotation_mean([s.world_rotation for s in inliers], [s.obj.confidence for s in inliers])
-    centre_own, _ = _bbox(entries[asset])
-    # the centre from the inliers' lines of sight (an outlier's centre moved with its wrong rotation)
-    centres = np.array([_centre(s, entries) for s in inliers])
-    eyes = np.array([track.positions[s.row] for s in inliers])
-    point, spread = triangulate(eyes, centres - eyes) if len(inliers) >= 2 else (centres[0], 0.0)
-    if spread < 5.0:  # nearly parallel lines of sight: the depths from size decide
-        point = np.median(centres, axis=0)
+    centre_own, radius = _bbox(entries[asset])
+    # the centre from the lines of sight of the sightings whose rotations agree (a wrong rotation
+    # moves the asset's centre off the region's), else of every sighting of the asset, else of all;
+    # the worst dropped while it passes more than LINE_OF_SIGHT radii from the point
+    use = next(list(c) for c in (inliers, mine, members) if len(c) >= 2 or c is members)
+    centres = np.array([_centre(s, entries) for s in use])
+    eyes = np.array([track.positions[s.row] for s in use])
+    point, spread = centres[0], 0.0
+    while len(use) >= 2:
+        point, spread = triangulate(eyes, centres - eyes)
+        d = (centres - eyes) / np.linalg.norm(centres - eyes, axis=1, keepdims=True)
+        miss = np.linalg.norm(np.cross(point - eyes, d), axis=1)
+        if miss.max() <= LINE_OF_SIGHT * radius:
+            break
+        keep = np.arange(len(use)) != int(np.argmax(miss))
+        use = [u for u, k in zip(use, keep) if k]
+        centres, eyes = centres[keep], eyes[keep]
+    if len(use) < 2 or spread < 5.0:  # one line, or nearly parallel ones: the depths from size decide
+        point = np.median(np.array([_centre(s, entries) for s in inliers]), axis=0)
     location = point - rot @ centre_own
     rows = sorted({s.row for s in members})
     conf = 1.0 - float(np.prod([1.0 - s.obj.confidence for s in mine]))
@@ -324,27 +403,6 @@ def fuse(members: Sequence[Sighting], track: Track, entries: Mapping) -> WalkObj
         alts.append((other, s.world_rotation, s.world_location, float(votes[other] / sum(votes.values()))))
     return WalkObject(asset, rot, location, conf, mine + [s for s in members if s.asset != asset], rows, alts,
                       float(np.mean([s.obj.score for s in mine])))
-
-
-def correct_unit(objects: Sequence[WalkObject], track: Track, entries: Mapping) -> float:
-    """The factor that makes the triangulated distances agree with the depths
-    from size: the median, over sightings of objects seen from lines of sight
-    at least 5° apart, of (distance from size) / (triangulated distance)."""
-    ratios = []
-    for o in objects:
-        mine = [s for s in o.sightings if s.asset == o.asset]
-        if len(mine) < 2:
-            continue
-        c_own, _ = _bbox(entries[o.asset])
-        centre = o.rotation @ c_own + o.location
-        eyes = np.array([track.positions[s.row] for s in mine])
-        dirs = np.array([_centre(s, entries) - e for s, e in zip(mine, eyes)])
-        if triangulate(eyes, dirs)[1] < 5.0:
-            continue
-        for s, e in zip(mine, eyes):
-            own = float(np.linalg.norm(s.obj.rotation @ c_own + s.obj.location))
-            ratios.append(own / max(float(np.linalg.norm(centre - e)), 1e-12))
-    return float(np.median(ratios)) if ratios else 1.0
 
 
 def refine_world(obj: WalkObject, track: Track, render: RenderFn, descriptor: Descriptor, crop: int,
@@ -417,23 +475,15 @@ def find_walkthrough_objects(load: Callable[[int], np.ndarray], track: Track, en
     """
     say = progress or (lambda f, m: None)
     rows = pick_frames(track, scene_frames)
-    sights = sightings(load, track, rows, entries, render, descriptor, crop=crop, max_objects=max_objects,
-                       progress=lambda f, m: say(0.8 * f, m))
+    sights, views = sightings(load, track, rows, entries, render, descriptor, crop=crop, max_objects=max_objects,
+                              progress=lambda f, m: say(0.8 * f, m))
     unit = track_unit(sights, track, entries)
     scaled = unit is not None
     if scaled:
         track = track.scaled(unit)
     say(0.82, f"{len(sights)} sightings in {len(rows)} frames; grouping them")
-    objects: list[WalkObject] = []
-    for _ in range(2):  # group and fuse; once more after the unit is corrected by the triangulated distances
-        to_world(sights, track)
-        objects = [fuse(g, track, entries) for g in group(sights, track, entries)]
-        if not scaled:
-            break
-        k = correct_unit(objects, track, entries)
-        if abs(k - 1.0) < 0.01:
-            break
-        track = track.scaled(k)
+    to_world(sights, track)
+    objects = [fuse(g, track, entries) for g in group(sights, track, entries)]
     objects = [o for o in objects if o.confidence >= min_confidence]
     objects.sort(key=lambda o: -o.confidence)
     objects = objects[:max_objects]
