@@ -13,7 +13,9 @@ CAD-Estate), with the engines that install here:
    sighting's placed asset, at its own size, says how far its surface is, and
    the reconstruction's points seen inside its mask say how far that is in the
    track's unit: the :func:`consensus` of the ratios over all sightings fixes
-   it.  (On real photos a region's box often holds a shadow or a neighbour:
+   it, and sightings whose own ratio disagrees (a texture or a patch of floor
+   taken for an asset: the reconstruction's points there are not where the
+   asset would be) are left out.  (On real photos a region's box often holds a shadow or a neighbour:
    depths from size come out short, and the unit with them; tried and dropped:
    the unit under which the fused outlines run along the pictures' edges in
    every frame, which clutter's edges do not single out.)
@@ -29,8 +31,13 @@ CAD-Estate), with the engines that install here:
    frames at once: the world rotation turned by small steps about the world
    axes, each turn rendered as every sighting's frame sees it and scored
    against that frame's picture; the mean score decides.
-7. An object seen in one frame only is kept with half its confidence
-   (:data:`SEEN_ONCE`); objects below ``min_confidence`` are dropped.
+7. **Checking** (:func:`view_confidences`): every fused object drawn in the
+   frames that should have seen it and did not, and verified there as the
+   scene stage verifies a region; its confidence becomes the mean over every
+   frame that sees it (its sightings' and these), times the share of the
+   group's votes its asset got.  An object no other frame can check keeps
+   its sightings' combined confidence, halved when seen once (:data:`SEEN_ONCE`);
+   objects below ``min_confidence`` are dropped.
 """
 
 from __future__ import annotations
@@ -50,12 +57,14 @@ from .scene import WORK_SIDE, PlacedObject, find_objects, own_vertices, rectifie
 from .track import Track
 
 __all__ = ["Sighting", "WalkObject", "WalkResult", "pick_frames", "sightings", "track_unit", "group", "fuse",
-           "consensus", "refine_world", "find_walkthrough_objects", "SEEN_ONCE", "ROTATION_INLIER"]
+           "consensus", "sighting_units", "view_confidences", "refine_world", "find_walkthrough_objects", "SEEN_ONCE", "ROTATION_INLIER"]
 
 SEEN_ONCE = 0.5  # confidence factor of an object found in one frame only
 ROTATION_INLIER = 20.0  # degrees: sightings this close to the medoid rotation are averaged
 SIGHTING_CONFIDENCE = 0.3  # per-frame objects this likely are kept as sightings (fusion decides)
 MIN_CONFIDENCE = 0.4  # fused objects less likely than this are not reported
+UNIT_AGREEMENT = 1.3  # a sighting whose own unit is further than this factor from the track's is left out
+CANDIDATE_CONFIDENCE = 0.2  # fused objects less likely than this are not checked in the other frames
 LINE_OF_SIGHT = 0.6  # two sightings are one object when their lines of sight pass within this × its radius
 DEPTH_FACTOR = 1.3  # ... where both depths from size allow (within this factor; the unit makes them agree on average)
 MIN_RAY_ANGLE = 3.0  # degrees: lines of sight closer to parallel than this compare their centres instead
@@ -228,12 +237,13 @@ def _surface_depths(entry, rotation: np.ndarray, location: np.ndarray, intr: Int
     return depth
 
 
-def track_unit(sights: Sequence[Sighting], track: Track, entries: Mapping, min_points: int = 5) -> float | None:
-    """World units per track unit: per sighting, the median ratio of the placed
-    asset's surface depth to the depth of the reconstruction's points seen inside
-    its mask; the confidence-weighted median over sightings.  None when no
-    sighting has ``min_points`` points."""
-    ratios, weights = [], []
+def sighting_units(sights: Sequence[Sighting], track: Track, entries: Mapping, min_points: int = 5
+                   ) -> list[float | None]:
+    """Per sighting, world units per track unit as it sees them: the median
+    ratio of the placed asset's surface depth to the depth of the
+    reconstruction's points seen inside its region (None: fewer than
+    ``min_points`` such points)."""
+    out: list[float | None] = []
     for s in sights:
         uv, z = track.depths(s.row)
         scale = s.intr.width / track.intr.width
@@ -241,18 +251,32 @@ def track_unit(sights: Sequence[Sighting], track: Track, entries: Mapping, min_p
         ok = (px[:, 0] >= 0) & (px[:, 0] < s.intr.width) & (px[:, 1] >= 0) & (px[:, 1] < s.intr.height) & (z > 0)
         px, z = px[ok], z[ok]
         inside = s.obj.detection.mask[px[:, 1], px[:, 0]] > 0.5
-        if inside.sum() < min_points:
-            continue
-        depth = _surface_depths(entries[s.asset], s.obj.rotation, s.obj.location, s.intr)
-        d = depth[px[inside, 1], px[inside, 0]]
-        good = np.isfinite(d)
-        if good.sum() < min_points:
-            continue
-        ratios.append(float(np.median(d[good] / z[inside][good])))
-        weights.append(s.obj.confidence)
-    if not ratios:
+        ratio = None
+        if inside.sum() >= min_points:
+            depth = _surface_depths(entries[s.asset], s.obj.rotation, s.obj.location, s.intr)
+            d = depth[px[inside, 1], px[inside, 0]]
+            good = np.isfinite(d)
+            if good.sum() >= min_points:
+                ratio = float(np.median(d[good] / z[inside][good]))
+        out.append(ratio)
+    return out
+
+
+def track_unit(sights: Sequence[Sighting], track: Track, entries: Mapping,
+               units: Sequence[float | None] | None = None) -> float | None:
+    """World units per track unit: the :func:`consensus` of the sightings'
+    :func:`sighting_units`, each weighted by its confidence over the number of
+    sightings of its asset in its frame (an asset placed all over one frame has
+    matched a texture: it gets one vote there, not ten).  None when no sighting
+    has enough points."""
+    units = sighting_units(sights, track, entries) if units is None else units
+    count: dict[tuple[int, str], int] = {}
+    for s in sights:
+        count[(s.row, s.asset)] = count.get((s.row, s.asset), 0) + 1
+    pairs = [(u, s.obj.confidence / count[(s.row, s.asset)]) for u, s in zip(units, sights) if u is not None]
+    if not pairs:
         return None
-    return consensus(np.asarray(ratios), np.asarray(weights))
+    return consensus(np.array([u for u, _ in pairs]), np.array([w for _, w in pairs]))
 
 
 def consensus(values: np.ndarray, weights: np.ndarray, window: float = 1.25) -> float:
@@ -447,6 +471,56 @@ def refine_world(obj: WalkObject, track: Track, render: RenderFn, descriptor: De
     obj.rotation, obj.location, obj.score = current, centre - current @ c_own, best
 
 
+def view_confidences(obj: WalkObject, track: Track, views: Mapping[int, tuple[np.ndarray, Intrinsics]],
+                     entries: Mapping, render: RenderFn, descriptor: Descriptor, crop: int,
+                     edges: dict | None = None) -> list[float]:
+    """How likely the object is there, in every frame looked at that did not
+    find it but should see it (its whole outline in the picture, in front of
+    the camera): the fused object drawn in that frame's camera gives its own
+    region (the outline), which is rectified, described and compared with the
+    asset rendered in that pose; the scene stage's verifier
+    (:func:`rotationnet.app.scene.confidence_of`) reads that score, the
+    outline's support by the picture's edges, and the match and objectness its
+    own sightings had.  A real object looks like itself from every side; a
+    look-alike of one frame's clutter does not."""
+    from .scene import Detection, confidence_of, edge_map, edge_support, outline_mask
+
+    e = entries[obj.asset]
+    v = own_vertices(e)
+    seen = {s.row for s in obj.sightings}
+    mine = [s for s in obj.sightings if s.asset == obj.asset] or obj.sightings
+    base = {k: float(np.mean([s.obj.evidence.get(k, 0.0) for s in mine])) for k in ("match", "objectness")}
+    edges = {} if edges is None else edges
+    q0, turns, support = [], [], []
+    for row, (rgb, intr) in views.items():
+        if row in seen:
+            continue
+        r_cam = track.rotations[row] @ obj.rotation
+        t_cam = track.rotations[row] @ (obj.location - track.positions[row])
+        pts = v @ r_cam.T + t_cam
+        if (pts[:, 2] >= 0).any():
+            continue
+        uv = intr.project(pts)
+        lo, hi = uv.min(axis=0), uv.max(axis=0)
+        if lo.min() < 0 or hi[0] > intr.width or hi[1] > intr.height or (hi - lo).min() < 12:
+            continue
+        m = outline_mask(v, e.mesh.faces, r_cam, t_cam, intr)
+        det = Detection((float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])),
+                        (m > 0).astype(np.float32), [(obj.asset, 0.0)], 0.0)
+        q0.append(describe_picture(descriptor, rectified(rgb, det, intr), crop, (0.0,)).unturned)
+        turns.append(ray_rotation(intr, (lo + hi) / 2.0).T @ r_cam)
+        if row not in edges:
+            edges[row] = edge_map(rgb)
+        support.append(edge_support(edges[row], m))
+    if not q0:
+        return []
+    crops = np.stack(turns)[:, None]  # (A, 1, 3, 3) asset → each frame's rectified camera
+    sc = _scores(lambda d, u: render(obj.asset, d, u), descriptor, crop, q0, np.arange(len(q0)),
+                 crops[:, :, 2, :], crops[:, :, 1, :], 0.5, None)[:, 0]
+    return [confidence_of({"score": float(x), **base, "outline_edges": float(es), "mask_iou": 0.0})
+            for x, es in zip(sc, support)]
+
+
 def _floor(objects: Sequence[WalkObject], entries: Mapping) -> dict | None:
     from .scene import fit_floor
 
@@ -477,13 +551,31 @@ def find_walkthrough_objects(load: Callable[[int], np.ndarray], track: Track, en
     rows = pick_frames(track, scene_frames)
     sights, views = sightings(load, track, rows, entries, render, descriptor, crop=crop, max_objects=max_objects,
                               progress=lambda f, m: say(0.8 * f, m))
-    unit = track_unit(sights, track, entries)
+    units = sighting_units(sights, track, entries)
+    unit = track_unit(sights, track, entries, units)
     scaled = unit is not None
     if scaled:
         track = track.scaled(unit)
+        # a sighting whose own points put it at another scale is not where it says (a texture, a
+        # flat patch of floor taken for an asset): left out
+        before = len(sights)
+        sights = [s for s, u in zip(sights, units) if u is None or abs(math.log(u / unit)) <= math.log(UNIT_AGREEMENT)]
+        say(0.81, f"{before - len(sights)} of {before} sightings left out: their depth disagrees with the "
+                  "reconstruction's")
     say(0.82, f"{len(sights)} sightings in {len(rows)} frames; grouping them")
     to_world(sights, track)
     objects = [fuse(g, track, entries) for g in group(sights, track, entries)]
+    objects = [o for o in objects if o.confidence >= CANDIDATE_CONFIDENCE]
+    edges: dict = {}
+    for n, o in enumerate(objects):  # checked in the frames that should have seen it and did not
+        say(0.84 + 0.04 * n / max(len(objects), 1), f"checking object {n + 1}/{len(objects)} in the other frames")
+        others = view_confidences(o, track, views, entries, render, descriptor, crop, edges)
+        if others:
+            own = [s.obj.confidence for s in o.sightings if s.asset == o.asset]
+            share = o.confidence / max(1.0 - float(np.prod([1.0 - c for c in own])), 1e-9)
+            if len(o.rows) == 1:
+                share /= SEEN_ONCE
+            o.confidence = share * (len(own) * float(np.mean(own)) + sum(others)) / (len(own) + len(others))
     objects = [o for o in objects if o.confidence >= min_confidence]
     objects.sort(key=lambda o: -o.confidence)
     objects = objects[:max_objects]
