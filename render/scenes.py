@@ -217,7 +217,8 @@ def _texture(rng: np.random.Generator, height: int, width: int, look: str,
     """A random (height, width, 3) uint8 RGB texture with detail at every scale and no
     repeats, for structure from motion to find plenty of features: blobs (thresholded
     smooth noise) from a third of the texture down to a few texels, painted over each
-    other — greys for the plain look, :func:`render.looks.random_color` over a
+    other — greys within ±30 % of one level for the plain look (a real floor's
+    speckle), :func:`render.looks.random_color` over a
     :func:`render.looks.background` for the randomised one (fewer over a photo crop)."""
     import cv2
 
@@ -233,11 +234,12 @@ def _texture(rng: np.random.Generator, height: int, width: int, look: str,
 
         def paint() -> np.ndarray:
             return random_color(rng)
-    else:
-        img = np.full((height, width, 3), round(rng.uniform(0.4, 0.8) * 255), np.uint8)
+    else:  # a floor's subtle speckle (concrete, carpet): ±30 % of its grey, enough for SIFT, not a camouflage
+        level = rng.uniform(0.45, 0.75)
+        img = np.full((height, width, 3), round(level * 255), np.uint8)
 
         def paint() -> np.ndarray:
-            return np.clip(rng.uniform(0.15, 1.0) * rng.normal(1.0, 0.03, 3), 0, 1)
+            return np.clip(level * rng.uniform(0.7, 1.3) * rng.normal(1.0, 0.03, 3), 0, 1)
     cells = 3
     while cells <= side / 3:
         grid = rng.random((max(2, round(cells * height / side)), max(2, round(cells * width / side))), np.float32)

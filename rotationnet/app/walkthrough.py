@@ -61,7 +61,7 @@ __all__ = ["Sighting", "WalkObject", "WalkResult", "pick_frames", "sightings", "
 
 SEEN_ONCE = 0.5  # confidence factor of an object found in one frame only
 ROTATION_INLIER = 20.0  # degrees: sightings this close to the medoid rotation are averaged
-SIGHTING_CONFIDENCE = 0.3  # per-frame objects this likely are kept as sightings (fusion decides)
+SIGHTING_CONFIDENCE = 0.1  # per-frame objects this likely are kept as sightings (several frames decide)
 MIN_CONFIDENCE = 0.4  # fused objects less likely than this are not reported
 UNIT_AGREEMENT = 1.3  # a sighting whose own unit is further than this factor from the track's is left out
 CANDIDATE_CONFIDENCE = 0.2  # fused objects less likely than this are not checked in the other frames

@@ -244,3 +244,34 @@ def test_the_track_unit_comes_from_the_assets_sizes():
                        det, None)
     got = track_unit([Sighting(0, track.intr, obj, None)], small, {"cube": entry})
     assert got == pytest.approx(unit, rel=0.03)
+
+
+def test_walkthrough_sources_and_the_command_line_name_bad_ones(tmp_path):
+    """A folder's pictures in natural order (IMG_9 before IMG_10), other files
+    ignored; a folder with one picture, a file that is no video, a missing path:
+    errors naming it, from the command line too (exit status 2, no traceback)."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from rotationnet.app.scenejob import walkthrough_sources
+    from rotationnet.core.errors import RotationNetError
+
+    for n in (10, 9, 100):
+        Image.new("RGB", (8, 8)).save(tmp_path / f"IMG_{n}.jpg")
+    (tmp_path / "notes.txt").write_text("not a picture")
+    assert [Path(p).name for p in walkthrough_sources(tmp_path)["images"]] == ["IMG_9.jpg", "IMG_10.jpg",
+                                                                               "IMG_100.jpg"]
+    one = tmp_path / "one"
+    one.mkdir()
+    Image.new("RGB", (8, 8)).save(one / "a.png")
+    with pytest.raises(RotationNetError, match="one: a walk-through needs two or more pictures"):
+        walkthrough_sources(one)
+    with pytest.raises(RotationNetError, match="notes.txt: not a video"):
+        walkthrough_sources(tmp_path / "notes.txt")
+    p = subprocess.run([sys.executable, "-m", "rotationnet.cli", "walkthrough", str(tmp_path / "missing"),
+                        "--library", str(tmp_path), "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                       cwd=ROOT)
+    assert p.returncode == 2 and "missing: no such video or folder of pictures" in p.stderr
+    assert "Traceback" not in p.stderr
