@@ -33,10 +33,9 @@ CAD-Estate), with the engines that install here:
    against that frame's picture; the mean score decides.
 7. **Checking** (:func:`view_confidences`): every fused object drawn in the
    frames that should have seen it and did not, and verified there as the
-   scene stage verifies a region; its confidence becomes the mean over every
-   frame that sees it (its sightings' and these), times the share of the
-   group's votes its asset got.  An object no other frame can check keeps
-   its sightings' combined confidence, halved when seen once (:data:`SEEN_ONCE`);
+   scene stage verifies a region.  Its confidence (:func:`walk_confidence`)
+   weighs what its sightings said, how many frames found it and agree on its
+   rotation, its asset's share of the votes and what those other frames say;
    objects below ``min_confidence`` are dropped.
 """
 
@@ -57,14 +56,14 @@ from .scene import WORK_SIDE, PlacedObject, find_objects, own_vertices, rectifie
 from .track import Track
 
 __all__ = ["Sighting", "WalkObject", "WalkResult", "pick_frames", "sightings", "track_unit", "group", "fuse",
-           "consensus", "sighting_units", "view_confidences", "refine_world", "find_walkthrough_objects", "SEEN_ONCE", "ROTATION_INLIER"]
+           "consensus", "sighting_units", "view_confidences", "refine_world", "find_walkthrough_objects", "walk_confidence",
+           "ROTATION_INLIER"]
 
-SEEN_ONCE = 0.5  # confidence factor of an object found in one frame only
 ROTATION_INLIER = 20.0  # degrees: sightings this close to the medoid rotation are averaged
 SIGHTING_CONFIDENCE = 0.1  # per-frame objects this likely are kept as sightings (several frames decide)
 MIN_CONFIDENCE = 0.4  # fused objects less likely than this are not reported
 UNIT_AGREEMENT = 1.3  # a sighting whose own unit is further than this factor from the track's is left out
-CANDIDATE_CONFIDENCE = 0.2  # fused objects less likely than this are not checked in the other frames
+CANDIDATE_CONFIDENCE = 0.05  # fused objects less likely than this are not checked in the other frames
 LINE_OF_SIGHT = 0.6  # two sightings are one object when their lines of sight pass within this × its radius
 DEPTH_FACTOR = 1.3  # ... where both depths from size allow (within this factor; the unit makes them agree on average)
 MIN_RAY_ANGLE = 3.0  # degrees: lines of sight closer to parallel than this compare their centres instead
@@ -96,7 +95,8 @@ class WalkObject:
     ``location`` (3,) the asset origin in the world (the asset's units),
     ``confidence``, its ``sightings`` (those of the chosen asset first), the
     track ``rows`` it was found in, ``alternatives`` [(asset, rotation,
-    location, confidence)] of the other assets its sightings named."""
+    location, confidence)] of the other assets its sightings named, and the
+    ``evidence`` its confidence is read from (:func:`walk_confidence`)."""
 
     asset: str
     rotation: np.ndarray
@@ -106,6 +106,7 @@ class WalkObject:
     rows: list[int]
     alternatives: list[tuple[str, np.ndarray, np.ndarray, float]] = field(default_factory=list)
     score: float = 0.0
+    evidence: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -415,10 +416,11 @@ def fuse(members: Sequence[Sighting], track: Track, entries: Mapping) -> WalkObj
         point = np.median(np.array([_centre(s, entries) for s in inliers]), axis=0)
     location = point - rot @ centre_own
     rows = sorted({s.row for s in members})
-    conf = 1.0 - float(np.prod([1.0 - s.obj.confidence for s in mine]))
-    if len(rows) == 1:
-        conf *= SEEN_ONCE
-    conf *= votes[asset] / sum(votes.values())
+    own = [s.obj.confidence for s in mine]
+    ev = {"own": float(np.mean(own)), "seen": float(len({s.row for s in mine})),
+          "agree": len(inliers) / len(mine), "share": votes[asset] / sum(votes.values()),
+          "others": float(np.mean(own)), "checked": 0.0}
+    conf = walk_confidence(ev)
     alts = []
     for other in sorted(votes, key=votes.get, reverse=True):
         if other == asset:
@@ -426,7 +428,24 @@ def fuse(members: Sequence[Sighting], track: Track, entries: Mapping) -> WalkObj
         s = max((s for s in members if s.asset == other), key=lambda s: s.obj.confidence)
         alts.append((other, s.world_rotation, s.world_location, float(votes[other] / sum(votes.values()))))
     return WalkObject(asset, rot, location, conf, mine + [s for s in members if s.asset != asset], rows, alts,
-                      float(np.mean([s.obj.score for s in mine])))
+                      float(np.mean([s.obj.score for s in mine])), ev)
+
+
+# logistic weights over a fused object's evidence (see walk_confidence); placeholder until fitted
+WALK_VERIFIER = {"bias": -3.0, "own": 4.0, "seen": 0.8, "agree": 1.0, "share": 1.0, "others": 3.0, "checked": 0.0}
+
+
+def walk_confidence(ev: Mapping[str, float], weights: Mapping[str, float] | None = None) -> float:
+    """The probability that a fused object is real and the right asset, from
+    its evidence: ``own`` (its sightings' mean confidence), ``seen`` (frames
+    that found it), ``agree`` (the share of those whose rotations agree),
+    ``share`` (the share of the group's votes its asset got), ``others`` (its
+    mean confidence in the frames that should have seen it and did not,
+    :func:`view_confidences`; ``own`` when there are none) and ``checked``
+    (how many of those)."""
+    w = WALK_VERIFIER if weights is None else weights
+    z = w["bias"] + sum(w[k] * float(ev[k]) for k in w if k != "bias")
+    return float(1.0 / (1.0 + math.exp(-z)))
 
 
 def refine_world(obj: WalkObject, track: Track, render: RenderFn, descriptor: Descriptor, crop: int,
@@ -571,11 +590,8 @@ def find_walkthrough_objects(load: Callable[[int], np.ndarray], track: Track, en
         say(0.84 + 0.04 * n / max(len(objects), 1), f"checking object {n + 1}/{len(objects)} in the other frames")
         others = view_confidences(o, track, views, entries, render, descriptor, crop, edges)
         if others:
-            own = [s.obj.confidence for s in o.sightings if s.asset == o.asset]
-            share = o.confidence / max(1.0 - float(np.prod([1.0 - c for c in own])), 1e-9)
-            if len(o.rows) == 1:
-                share /= SEEN_ONCE
-            o.confidence = share * (len(own) * float(np.mean(own)) + sum(others)) / (len(own) + len(others))
+            o.evidence.update(others=float(np.mean(others)), checked=float(len(others)))
+            o.confidence = walk_confidence(o.evidence)
     objects = [o for o in objects if o.confidence >= min_confidence]
     objects.sort(key=lambda o: -o.confidence)
     objects = objects[:max_objects]
