@@ -34,6 +34,18 @@ def _say(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
+def _progress_printer(every_s: float = 2.0):
+    """The worker's send function for a command line: its progress lines, at most one per ``every_s``."""
+    last = [0.0]
+
+    def send(msg):
+        if "progress" in msg and (time.time() - last[0] > every_s or msg["progress"] >= 1.0):
+            last[0] = time.time()
+            _say(f"{100 * msg['progress']:3.0f}% {msg['message']}")
+
+    return send
+
+
 def run_scene(picture, library, out, *, run: str | None = None, camera: dict | None = None, cache: str | None = None,
               boxes=None, max_objects: int = 16, up_axis: str = "Z", blend: bool = True) -> dict:
     """Place every library object of ``picture``; write ``out``/scene.json (the
@@ -47,14 +59,7 @@ def run_scene(picture, library, out, *, run: str | None = None, camera: dict | N
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    last = [0.0]
-
-    def send(msg):
-        if "progress" in msg and (time.time() - last[0] > 2.0 or msg["progress"] >= 1.0):
-            last[0] = time.time()
-            _say(f"{100 * msg['progress']:3.0f}% {msg['message']}")
-
-    svc = Service(send)
+    svc = Service(_progress_printer())
     req = {"id": 1, "run": run or "", "library": str(library), "cache": cache or "", "up_axis": up_axis}
     svc.configure(req)
     t0 = time.time()
@@ -150,14 +155,7 @@ def run_walkthrough(source, library, out, *, fov: float | None = None, focal_px:
                 raise RotationNetError(f"{req['video']}: OpenCV cannot read this video's size")
         req["camera"] = {"K": [[focal_px, 0.0, w / 2.0], [0.0, focal_px, h / 2.0], [0.0, 0.0, 1.0]]}
     P.validate_request(req)
-    last = [0.0]
-
-    def send(msg):
-        if "progress" in msg and (time.time() - last[0] > 2.0 or msg["progress"] >= 1.0):
-            last[0] = time.time()
-            _say(f"{100 * msg['progress']:3.0f}% {msg['message']}")
-
-    svc = Service(send)
+    svc = Service(_progress_printer())
     svc.configure({"id": 1, "run": "", "library": str(library), "cache": cache or "", "up_axis": up_axis})
     res = svc.walkthrough(req)
     _say(res["message"])

@@ -338,24 +338,31 @@ def check_camera_request(value, where: str = "camera") -> dict:
     raise ProtocolError(f"{where} must hold exactly one of 'K' or 'fov_deg', got fields {sorted(keys)}")
 
 
+def _check_reply(result, what: str, fields: dict) -> dict:
+    """What a scene and a walkthrough reply share: an object with ``fields``,
+    a camera (SCENE_CAMERA_FIELDS, a 3×3 K) and assets (each checked); returns the assets."""
+    if not isinstance(result, dict):
+        raise ProtocolError(f"a {what} result must be an object, got {_kind(result)}")
+    missing = [k for k in fields if k not in result]
+    if missing:
+        raise ProtocolError(f"the {what} result has no field '{missing[0]}' ({fields[missing[0]]})")
+    cam = result["camera"]
+    if not isinstance(cam, dict) or any(k not in cam for k in SCENE_CAMERA_FIELDS):
+        raise ProtocolError(f"the {what}'s camera must hold {', '.join(SCENE_CAMERA_FIELDS)}, got {_short(cam)}")
+    _matrix("camera 'K'", cam["K"], 3, 3)
+    assets = result["assets"]
+    if not isinstance(assets, dict):
+        raise ProtocolError(f"the {what}'s assets must be an object (id → asset), got {_kind(assets)}")
+    for a in assets.values():
+        check_asset(a)
+    return assets
+
+
 def check_scene(result) -> dict:
     """Check a scene reply's result against :data:`SCENE_FIELDS` (the add-on
     uses it before populating); returns it with every object's asset checked.
     Raises :class:`ProtocolError` naming the missing or bad field."""
-    if not isinstance(result, dict):
-        raise ProtocolError(f"a scene result must be an object, got {_kind(result)}")
-    missing = [k for k in SCENE_FIELDS if k not in result]
-    if missing:
-        raise ProtocolError(f"the scene result has no field '{missing[0]}' ({SCENE_FIELDS[missing[0]]})")
-    cam = result["camera"]
-    if not isinstance(cam, dict) or any(k not in cam for k in SCENE_CAMERA_FIELDS):
-        raise ProtocolError(f"the scene's camera must hold {', '.join(SCENE_CAMERA_FIELDS)}, got {_short(cam)}")
-    _matrix("camera 'K'", cam["K"], 3, 3)
-    assets = result["assets"]
-    if not isinstance(assets, dict):
-        raise ProtocolError(f"the scene's assets must be an object (id → asset), got {_kind(assets)}")
-    for a in assets.values():
-        check_asset(a)
+    assets = _check_reply(result, "scene", SCENE_FIELDS)
     if not isinstance(result["objects"], list):
         raise ProtocolError(f"the scene's objects must be a list, got {_kind(result['objects'])}")
     for n, o in enumerate(result["objects"]):
@@ -390,20 +397,7 @@ def check_walkthrough(result) -> dict:
     """Check a walkthrough reply's result against :data:`WALKTHROUGH_FIELDS`
     (frames and objects included); returns it.  Raises :class:`ProtocolError`
     naming the missing or bad field."""
-    if not isinstance(result, dict):
-        raise ProtocolError(f"a walkthrough result must be an object, got {_kind(result)}")
-    missing = [k for k in WALKTHROUGH_FIELDS if k not in result]
-    if missing:
-        raise ProtocolError(f"the walkthrough result has no field '{missing[0]}' ({WALKTHROUGH_FIELDS[missing[0]]})")
-    cam = result["camera"]
-    if not isinstance(cam, dict) or any(k not in cam for k in SCENE_CAMERA_FIELDS):
-        raise ProtocolError(f"the walkthrough's camera must hold {', '.join(SCENE_CAMERA_FIELDS)}, got {_short(cam)}")
-    _matrix("camera 'K'", cam["K"], 3, 3)
-    assets = result["assets"]
-    if not isinstance(assets, dict):
-        raise ProtocolError(f"the walkthrough's assets must be an object (id → asset), got {_kind(assets)}")
-    for a in assets.values():
-        check_asset(a)
+    assets = _check_reply(result, "walkthrough", WALKTHROUGH_FIELDS)
     for name, fields in (("frames", WALK_FRAME_FIELDS), ("objects", WALK_OBJECT_FIELDS)):
         items = result[name]
         if not isinstance(items, list):
