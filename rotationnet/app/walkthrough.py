@@ -61,7 +61,8 @@ __all__ = ["Sighting", "WalkObject", "WalkResult", "pick_frames", "sightings", "
 
 ROTATION_INLIER = 20.0  # degrees: sightings this close to the medoid rotation are averaged
 SIGHTING_CONFIDENCE = 0.1  # per-frame objects this likely are kept as sightings (several frames decide)
-MIN_CONFIDENCE = 0.4  # fused objects less likely than this are not reported
+MIN_CONFIDENCE = 0.55  # fused objects less likely than this are not reported (tuning walk-throughs: true ≥ 0.77,
+# false ≤ 0.52 of the dozen fused objects there)
 UNIT_AGREEMENT = 1.3  # a sighting whose own unit is further than this factor from the track's is left out
 CANDIDATE_CONFIDENCE = 0.05  # fused objects less likely than this are not checked in the other frames
 LINE_OF_SIGHT = 0.6  # two sightings are one object when their lines of sight pass within this × its radius
@@ -431,8 +432,14 @@ def fuse(members: Sequence[Sighting], track: Track, entries: Mapping) -> WalkObj
                       float(np.mean([s.obj.score for s in mine])), ev)
 
 
-# logistic weights over a fused object's evidence (see walk_confidence); placeholder until fitted
-WALK_VERIFIER = {"bias": -3.0, "own": 4.0, "seen": 0.8, "agree": 1.0, "share": 1.0, "others": 3.0, "checked": 0.0}
+# logistic weights over a fused object's evidence (see walk_confidence), set by hand on the synthetic
+# tuning walk-throughs (benchmarks/walkthrough_accuracy.py --seed 101..103; the benchmark's seed is 1):
+# too few fused objects there (a dozen) to fit seven weights.  Frames that found the object count most
+# (up to four) and the other frames' checks; a frame's own verdict next; the checks are weak evidence
+# when the object's unit is off by a few per cent (its outline then misses the picture's by as much);
+# for an object one frame found, they are what tells a texture from a real object.
+WALK_VERIFIER = {"bias": -7.0, "own": 3.0, "seen": 1.5, "agree": 1.0, "share": 1.0, "others": 6.0}
+SEEN_CAP = 4  # frames beyond this many add no more evidence
 
 
 def walk_confidence(ev: Mapping[str, float], weights: Mapping[str, float] | None = None) -> float:
@@ -441,9 +448,10 @@ def walk_confidence(ev: Mapping[str, float], weights: Mapping[str, float] | None
     that found it), ``agree`` (the share of those whose rotations agree),
     ``share`` (the share of the group's votes its asset got), ``others`` (its
     mean confidence in the frames that should have seen it and did not,
-    :func:`view_confidences`; ``own`` when there are none) and ``checked``
-    (how many of those)."""
+    :func:`view_confidences`; ``own`` when there are none); ``checked`` (how
+    many of those) is kept for people, not weighed."""
     w = WALK_VERIFIER if weights is None else weights
+    ev = {**ev, "seen": min(float(ev["seen"]), SEEN_CAP)}
     z = w["bias"] + sum(w[k] * float(ev[k]) for k in w if k != "bias")
     return float(1.0 / (1.0 + math.exp(-z)))
 
