@@ -335,7 +335,7 @@ def main() -> None:
                                                    if o["placed"] else "") for a, o in objs.items()),
             "false": r["false"], "time s": f"{r['seconds']:.0f}"})
     print_table(table, list(table[0]) if table else [])
-    write_result("walkthrough_accuracy" + ("_quick" if args.quick else ""), {"rows": rows})
+    write_result("walkthrough_accuracy" + ("_quick" if args.quick else ""), rows)
 
 
 if __name__ == "__main__":
