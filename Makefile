@@ -3,8 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 # torch/torchvision are pinned: these releases install from local disk here; an
-# unpinned torch can pull gigabytes of CUDA wheels. --no-compile: the interpreter compiles what is
-# imported (a few hundred modules) instead of pip compiling every file of torch and Blender first.
+# unpinned torch can pull gigabytes of CUDA wheels.
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.installed
 
@@ -15,7 +14,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --no-compile $(TORCH_PINS) -e '.[dev,render]'
+	$(PY) -m pip install --quiet $(TORCH_PINS) -e '.[dev,render]'
 	touch $(STAMP)
 
 install: $(STAMP)

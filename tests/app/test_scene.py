@@ -256,7 +256,7 @@ def test_walkthrough_places_every_prop_once_on_the_camera_track(service, world, 
     video, truth = walk
     out = tmp_path / "walk"
     req = {"id": 1, "cmd": "walkthrough", "video": str(video), "out": str(out), "every": 1, "scene_frames": 3,
-           "camera": {"fov_deg": truth["camera"]["fov_deg"]}}
+           "max_objects": 3, "camera": {"fov_deg": truth["camera"]["fov_deg"]}}
     P.validate_request(req)
     res = P.check_walkthrough(service.walkthrough(req))
     (out / "walkthrough.json").write_text(json.dumps(res))
