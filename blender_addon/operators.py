@@ -5,20 +5,19 @@ around a set, Populate from Walk-through (its objects use the same list)."""
 
 import json
 import os
-import re
 import tempfile
 
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, IntProperty, StringProperty
 from bpy_extras.io_utils import ImportHelper
 from rotationnet.core import protocol
+from rotationnet.core.manifest import VIDEO_EXTENSIONS, natural_key
 
 from . import placement, populate, worker
 from .preferences import addon_prefs, library_path
 from .properties import state
 
 IMAGE_FILTER = "*.png;*.jpg;*.jpeg;*.bmp;*.tif;*.tiff;*.webp"
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 VIDEO_FILTER = ";".join(f"*{e}" for e in VIDEO_EXTENSIONS)
 WALK_FILTER = f"{IMAGE_FILTER};{VIDEO_FILTER}"
 WALKTHROUGH_FOLDER = "rotationnet_walkthroughs"  # beside the saved .blend: every walk-through's frames
@@ -578,12 +577,6 @@ class ROTATIONNET_OT_scene_add_box(bpy.types.Operator):
 
 # -- walk-throughs ------------------------------------------------------------------
 
-def _natural_key(path):
-    """File names in the order a person reads them (IMG_9 before IMG_10)."""
-    name = os.path.basename(path)
-    return [(0, int(t), t) if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", name)], name
-
-
 def _is_video(path):
     return os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS
 
@@ -672,7 +665,7 @@ def walkthrough_request(context, paths, use_scene_camera=False):
                                      "video")
         if len(paths) > protocol.MAX_FRAMES:
             raise worker.WorkerError(f"{len(paths)} pictures: a walk-through takes at most {protocol.MAX_FRAMES}")
-        fields = {"images": sorted(paths, key=_natural_key)}
+        fields = {"images": sorted(paths, key=lambda p: natural_key(os.path.basename(p)))}
     first = fields.get("video") or fields["images"][0]
     if use_scene_camera:
         fields["camera"] = {"K": scene_camera_K(context.scene.camera, *_frame_size(first))}

@@ -25,11 +25,10 @@ import numpy as np
 from rotationnet.core.errors import DataError
 from rotationnet.core.fileio import atomic_path
 
-__all__ = ["Frame", "video_frames", "picture_frames", "sharpness", "MAX_SIDE", "PER_SECOND", "VIDEO_SUFFIXES"]
+__all__ = ["Frame", "video_frames", "picture_frames", "sharpness", "MAX_SIDE", "PER_SECOND"]
 
 MAX_SIDE = 1280  # frames are written at most this many pixels on the long side
 PER_SECOND = 2.0  # a video's default sampling rate (frames a second)
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 JPEG_QUALITY = 95
 
 

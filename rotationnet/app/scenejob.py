@@ -83,32 +83,24 @@ def run_scene(picture, library, out, *, run: str | None = None, camera: dict | N
     return res
 
 
-PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-
-
 def walkthrough_sources(source) -> dict:
     """A video file → {"video"}; a folder → {"images"}: its pictures sorted by
     name (numbers as numbers: IMG_9 before IMG_10).  Raises RotationNetError
     naming the path when it is neither, or holds fewer than two pictures."""
-    import re
-
-    from .frames import VIDEO_SUFFIXES
+    from rotationnet.core.manifest import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, natural_key
 
     src = Path(source)
     if src.is_file():
-        if src.suffix.lower() not in VIDEO_SUFFIXES:
-            raise RotationNetError(f"{src}: not a video ({', '.join(VIDEO_SUFFIXES)}); give a video file or a folder "
-                                   "of pictures")
+        if src.suffix.lower() not in VIDEO_EXTENSIONS:
+            raise RotationNetError(f"{src}: not a video ({', '.join(VIDEO_EXTENSIONS)}); give a video file or a "
+                                   "folder of pictures")
         return {"video": str(src)}
     if not src.is_dir():
         raise RotationNetError(f"{src}: no such video or folder of pictures")
-
-    def natural(p: Path):
-        return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", p.name)]
-
-    pics = sorted((p for p in src.iterdir() if p.suffix.lower() in PICTURE_SUFFIXES and p.is_file()), key=natural)
+    pics = sorted((p for p in src.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()),
+                  key=lambda p: natural_key(p.name))
     if len(pics) < 2:
-        raise RotationNetError(f"{src}: a walk-through needs two or more pictures ({', '.join(PICTURE_SUFFIXES)}), "
+        raise RotationNetError(f"{src}: a walk-through needs two or more pictures ({', '.join(IMAGE_EXTENSIONS)}), "
                                f"found {len(pics)}")
     return {"images": [str(p) for p in pics]}
 

@@ -47,6 +47,7 @@ __all__ = [
     "FORMAT",
     "VERSION",
     "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
     "ObjectEntry",
     "Manifest",
     "load_dataset",
@@ -56,6 +57,7 @@ __all__ = [
 FORMAT = "rotationnet-dataset"
 VERSION = 1
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")  # walk-through videos
 MANIFEST_NAME = "manifest.json"
 
 
