@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rotationnet.core.camera import Intrinsics, ray_rotation
-from rotationnet.core.views import angle_deg
+from rotationnet.core.views import angle_deg, geodesic_deg
 
 from .descriptor import Descriptor
 from .pose import RenderFn, _scores, describe_picture
@@ -128,10 +128,9 @@ class WalkResult:
 # ----------------------------------------------------------------------------
 
 def _bbox(entry) -> tuple[np.ndarray, float]:
-    """The asset's bounding-box centre in its own frame and its bounding radius (half diagonal)."""
-    v = own_vertices(entry)
-    lo, hi = v.min(axis=0), v.max(axis=0)
-    return (lo + hi) / 2.0, float(np.linalg.norm(hi - lo) / 2.0)
+    """The asset's bounding-box centre in its own frame and its bounding radius,
+    as the index normalised it (``render.meshes.normalize``: centre, 1 / scale)."""
+    return np.asarray(entry.center, np.float64), 1.0 / float(entry.scale)
 
 
 def _axis_angle(axis: np.ndarray, deg: float) -> np.ndarray:
@@ -148,12 +147,6 @@ def rotation_mean(rotations: Sequence[np.ndarray], weights: Sequence[float] | No
     u, _, vt = np.linalg.svd(m)
     d = np.sign(np.linalg.det(u @ vt))
     return u @ np.diag([1.0, 1.0, d]) @ vt
-
-
-def rotation_angle(a: np.ndarray, b: np.ndarray) -> float:
-    """Degrees of the rotation taking ``a`` to ``b``."""
-    c = (np.trace(a.T @ b) - 1.0) / 2.0
-    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
 
 
 def triangulate(origins: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, float]:
@@ -392,9 +385,9 @@ def fuse(members: Sequence[Sighting], track: Track, entries: Mapping) -> WalkObj
     mine = sorted([s for s in members if s.asset == asset], key=lambda s: -s.obj.confidence)
     rots = [s.world_rotation for s in mine]
     # the medoid rotation, then the mean of those near it
-    cost = [sum(min(rotation_angle(a, b), 90.0) for b in rots) for a in rots]
+    cost = [sum(min(float(geodesic_deg(a, b)), 90.0) for b in rots) for a in rots]
     med = rots[int(np.argmin(cost))]
-    inliers = [s for r, s in zip(rots, mine) if rotation_angle(med, r) <= ROTATION_INLIER]
+    inliers = [s for r, s in zip(rots, mine) if float(geodesic_deg(med, r)) <= ROTATION_INLIER]
     rot = rotation_mean([s.world_rotation for s in inliers], [s.obj.confidence for s in inliers])
     centre_own, radius = _bbox(entries[asset])
     # the centre from the lines of sight of the sightings whose rotations agree (a wrong rotation

@@ -131,10 +131,14 @@ def test_track_of_real_photos_matches_their_ground_truth(tmp_path):
 # ----------------------------------------------------------------------------
 
 def _entry(vertices):
+    """An index entry of a box mesh, normalised as the index does (render.meshes.normalize)."""
+    from render.meshes import normalize
+
     faces = np.array([[0, 1, 2], [0, 2, 3], [4, 5, 6], [4, 6, 7], [0, 1, 5], [0, 5, 4], [2, 3, 7], [2, 7, 6],
                       [1, 2, 6], [1, 6, 5], [0, 3, 7], [0, 7, 4]])
-    return SimpleNamespace(mesh=SimpleNamespace(vertices=np.asarray(vertices, np.float32), faces=faces),
-                           scale=1.0, center=np.zeros(3))
+    v, norm = normalize(np.asarray(vertices, np.float64), faces)
+    return SimpleNamespace(mesh=SimpleNamespace(vertices=v, faces=faces), scale=norm["scale"],
+                           center=np.asarray(norm["center"]))
 
 
 def _box(lo, hi):
