@@ -216,7 +216,6 @@ def boundary_support(edges: np.ndarray, mask: np.ndarray) -> float:
 # cluttered background outranking every small object, a case the synthetic scenes do not have.  Among
 # the top 16 regions of each tuning picture: 72 % of the true regions (74 % uncapped; 63 % ranked by the
 # match with a size bonus).
-RANKING = "match"  # how regions are ranked for suppression: "match" (+ size) or "objectness"
 SIZE_PREFERENCE = 0.07  # ranking bonus per e-fold of a region's box area (a 4× larger region: +0.1)
 OBJECTNESS = {"bias": -4.407, "cnos": 0.956, "logarea": 2.859, "support": 1.845, "fill": 4.888}
 
@@ -295,11 +294,9 @@ def detect(rgb: np.ndarray, entries: Mapping, descriptor: Descriptor, crop: int,
     # the synthetic tuning scenes gained (found 29 → 39 %) but real photos lost (lmo-dev, 6 photos: 4 → 2 of
     # 16 found, 22 → 41 false objects): the objectness model learnt backgrounds that photos do not have.
     # It stays one piece of the verifier's evidence.
-    rank = obj if RANKING == "objectness" else cnos + SIZE_PREFERENCE * np.log(area / np.median(area))
-    kept = nms(pboxes, rank)[:limit]
+    kept = nms(pboxes, cnos + SIZE_PREFERENCE * np.log(area / np.median(area)))[:limit]
     ranked = {i: [(ids[j], float(s[i, j])) for j in np.argsort(-s[i])[:keep_assets]] for i in kept}
-    best = obj
-    return [Detection(tuple(float(v) for v in pboxes[i]), masks[i], ranked[i], float(best[i])) for i in kept]
+    return [Detection(tuple(float(v) for v in pboxes[i]), masks[i], ranked[i], float(obj[i])) for i in kept]
 
 
 # ----------------------------------------------------------------------------

@@ -277,8 +277,10 @@ class Service:
             frames = picture_frames(images, out, max_frames, say(0.0, 0.05))
         else:
             frames = video_frames(video, out, req.get("every"), max_frames, say(0.0, 0.05))
-        first = load_image(frames[0].image)
-        h, w = first.shape[:2]
+        from PIL import Image
+
+        with Image.open(frames[0].image) as im:  # the frames' size (written by this worker: readable)
+            w, h = im.size
         src = Path(frames[0].source)
         s = frames[0].scale
         try:  # the request's K is the source pictures'; the frames may be smaller
