@@ -40,25 +40,26 @@ def add_scene_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder: scene.json, scene.blend, overlay.png")
 
 
+def _camera_request(fov: float | None, focal_px: float | None, size) -> dict | None:
+    """--fov / --focal-px → the worker's camera (``size()`` → (width, height), read only when needed)."""
+    from rotationnet.core.errors import RotationNetError
+
+    if fov is not None:
+        return {"fov_deg": fov}
+    if focal_px is None:
+        return None
+    if not focal_px > 0:
+        raise RotationNetError(f"--focal-px must be a positive number of pixels, got {focal_px}")
+    w, h = size()
+    return {"K": [[focal_px, 0.0, w / 2.0], [0.0, focal_px, h / 2.0], [0.0, 0.0, 1.0]]}
+
+
 def scene_main(args: argparse.Namespace) -> int:
     from rotationnet.core.errors import RotationNetError
 
-    from .scenejob import run_scene
+    from .scenejob import picture_size, run_scene
 
-    camera = None
-    if args.fov is not None:
-        camera = {"fov_deg": args.fov}
-    elif args.focal_px is not None:
-        if not args.focal_px > 0:
-            raise RotationNetError(f"--focal-px must be a positive number of pixels, got {args.focal_px}")
-        from PIL import Image
-
-        try:
-            with Image.open(args.picture) as im:
-                w, h = im.size
-        except OSError as e:
-            raise RotationNetError(f"{args.picture}: cannot read the picture: {e}") from None
-        camera = {"K": [[args.focal_px, 0.0, w / 2.0], [0.0, args.focal_px, h / 2.0], [0.0, 0.0, 1.0]]}
+    camera = _camera_request(args.fov, args.focal_px, lambda: picture_size(args.picture))
     boxes = None
     if args.box:
         boxes = []
@@ -95,12 +96,12 @@ def add_walkthrough_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def walkthrough_main(args: argparse.Namespace) -> int:
-    from .scenejob import run_walkthrough
+    from .scenejob import run_walkthrough, source_size
 
-    res = run_walkthrough(args.source, args.library, args.out, fov=args.fov, focal_px=args.focal_px,
-                          every=args.every, max_frames=args.max_frames, scene_frames=args.scene_frames,
-                          max_objects=args.max_objects, cache=args.cache, up_axis=args.up_axis,
-                          blend=not args.no_blend)
+    camera = _camera_request(args.fov, args.focal_px, lambda: source_size(args.source))
+    res = run_walkthrough(args.source, args.library, args.out, camera=camera, every=args.every,
+                          max_frames=args.max_frames, scene_frames=args.scene_frames, max_objects=args.max_objects,
+                          cache=args.cache, up_axis=args.up_axis, blend=not args.no_blend)
     print(f"{len(res['frames'])} frames, {len(res['objects'])} objects: {args.out}/walkthrough.json, "
           "contact_sheet.png" + ("" if args.no_blend else ", scene.blend"))
     return 0

@@ -25,7 +25,8 @@ from rotationnet.core.fileio import atomic_path
 
 log = logging.getLogger("rotationnet.app.scenejob")
 
-__all__ = ["run_scene", "write_overlay", "write_blend", "run_walkthrough", "write_contact_sheet"]
+__all__ = ["run_scene", "write_overlay", "write_blend", "run_walkthrough", "write_contact_sheet", "walkthrough_sources",
+           "picture_size", "source_size"]
 
 WRITE_SCENE = Path(__file__).resolve().parents[2] / "blender_addon" / "write_scene.py"
 
@@ -74,12 +75,7 @@ def run_scene(picture, library, out, *, run: str | None = None, camera: dict | N
     res = svc.scene(req)
     _say(f"{res['message']} in {time.time() - t0:.1f}s (camera: {res['camera']['source']}, "
          f"field of view {res['camera']['fov_deg']:.1f} degrees)")
-    with atomic_path(out / "scene.json") as tmp:
-        Path(tmp).write_text(json.dumps(res, indent=1))
-    write_overlay(res, svc.index, out / "overlay.png")
-    if blend:
-        write_blend(out / "scene.json", out / "scene.blend")
-    svc.index.close()
+    _write_outputs(res, svc, out / "scene.json", write_overlay, out / "overlay.png", blend)
     return res
 
 
@@ -105,17 +101,15 @@ def walkthrough_sources(source) -> dict:
     return {"images": [str(p) for p in pics]}
 
 
-def run_walkthrough(source, library, out, *, fov: float | None = None, focal_px: float | None = None,
-                    every: int | None = None, max_frames: int = 80, scene_frames: int = 8, max_objects: int = 16,
-                    cache: str | None = None, up_axis: str = "Z", blend: bool = True) -> dict:
+def run_walkthrough(source, library, out, *, camera: dict | None = None, every: int | None = None,
+                    max_frames: int = 80, scene_frames: int = 8, max_objects: int = 16, cache: str | None = None,
+                    up_axis: str = "Z", blend: bool = True) -> dict:
     """A walk-through (a video file or a folder of pictures) → ``out``/walkthrough.json
     (the worker's reply), contact_sheet.png and (with ``blend``) scene.blend.  Returns the reply.
 
     Raises:
         RotationNetError: an unreadable source, a camera that makes no sense, a missing library.
     """
-    from PIL import Image
-
     from rotationnet.core import protocol as P
 
     from .service import Service
@@ -126,26 +120,8 @@ def run_walkthrough(source, library, out, *, fov: float | None = None, focal_px:
            "max_objects": max_objects, **walkthrough_sources(source)}
     if every:
         req["every"] = every
-    if fov is not None:
-        req["camera"] = {"fov_deg": fov}
-    elif focal_px is not None:
-        if not focal_px > 0:
-            raise RotationNetError(f"--focal-px must be a positive number of pixels, got {focal_px}")
-        if "images" in req:
-            try:
-                with Image.open(req["images"][0]) as im:
-                    w, h = im.size
-            except OSError as e:
-                raise RotationNetError(f"{req['images'][0]}: cannot read the picture: {e}") from None
-        else:
-            import cv2
-
-            cap = cv2.VideoCapture(req["video"])
-            w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-            cap.release()
-            if not w or not h:
-                raise RotationNetError(f"{req['video']}: OpenCV cannot read this video's size")
-        req["camera"] = {"K": [[focal_px, 0.0, w / 2.0], [0.0, focal_px, h / 2.0], [0.0, 0.0, 1.0]]}
+    if camera:
+        req["camera"] = camera
     P.validate_request(req)
     svc = Service(_progress_printer())
     svc.configure({"id": 1, "run": "", "library": str(library), "cache": cache or "", "up_axis": up_axis})
@@ -153,13 +129,44 @@ def run_walkthrough(source, library, out, *, fov: float | None = None, focal_px:
     _say(res["message"])
     for s in res["skipped"]:
         _say(f"left out {s['image']}: {s['reason']}")
-    with atomic_path(out / "walkthrough.json") as tmp:
-        Path(tmp).write_text(json.dumps(res, indent=1))
-    write_contact_sheet(res, svc.index, out / "contact_sheet.png")
-    if blend:
-        write_blend(out / "walkthrough.json", out / "scene.blend")
-    svc.index.close()
+    _write_outputs(res, svc, out / "walkthrough.json", write_contact_sheet, out / "contact_sheet.png", blend)
     return res
+
+
+def picture_size(path) -> tuple[int, int]:
+    """(width, height) of a picture, read from its header; RotationNetError naming it when unreadable."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except OSError as e:
+        raise RotationNetError(f"{path}: cannot read the picture: {e}") from None
+
+
+def source_size(source) -> tuple[int, int]:
+    """(width, height) of a walk-through's first picture, or of its video's frames."""
+    src = walkthrough_sources(source)
+    if "images" in src:
+        return picture_size(src["images"][0])
+    import cv2
+
+    cap = cv2.VideoCapture(src["video"])
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    cap.release()
+    if not w or not h:
+        raise RotationNetError(f"{src['video']}: OpenCV cannot read this video's size")
+    return w, h
+
+
+def _write_outputs(res: dict, svc, reply: Path, sheet, sheet_path: Path, blend: bool) -> None:
+    """The reply as JSON (atomically), the sheet a person looks at, scene.blend beside them."""
+    with atomic_path(reply) as tmp:
+        Path(tmp).write_text(json.dumps(res, indent=1))
+    sheet(res, svc.index, sheet_path)
+    if blend:
+        write_blend(reply, reply.parent / "scene.blend")
+    svc.index.close()
 
 
 def write_contact_sheet(res: dict, index, path: Path, frames: int = 6, columns: int = 3) -> None:
