@@ -2,7 +2,9 @@
 
 Every used frame is written as a numbered picture ``OUT/frames/frame_000001.jpg``,
 ``frame_000002.jpg``, ... in order: structure from motion reads files, and the
-Blender camera's background shows them as one image sequence.  Large pictures
+Blender camera's background shows them as one image sequence.  They are
+written into a folder beside it first, which then takes its place: a
+walk-through that fails leaves an earlier one's frames as they were.  Large pictures
 are written at most :data:`MAX_SIDE` pixels on the long side (the reply's
 camera is the written frames').
 
@@ -15,6 +17,7 @@ variance of the Laplacian: motion blur is what a walking camera suffers most).
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -69,11 +72,22 @@ def _write(rgb: np.ndarray, path: Path) -> float:
     return s
 
 
-def _fresh(folder: Path) -> Path:
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    return folder
+def _staging(final: Path) -> Path:
+    """A new empty folder beside ``final`` the frames are written into: the
+    frames an earlier walk-through left there (a scene.blend's background)
+    stay until the new ones are all written (:func:`_publish`)."""
+    staging = final.with_name(f".{final.name}-new-{os.getpid()}")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def _publish(staging: Path, final: Path) -> None:
+    """The written frames take the place of the folder's earlier ones."""
+    if final.exists():
+        shutil.rmtree(final)
+    staging.rename(final)
 
 
 def picture_frames(paths: Sequence, out: Path, max_frames: int = 80,
@@ -90,19 +104,24 @@ def picture_frames(paths: Sequence, out: Path, max_frames: int = 80,
     if len(paths) > max_frames:
         pick = np.round(np.linspace(0, len(paths) - 1, max_frames)).astype(int)
         paths = [paths[i] for i in pick]
-    folder = _fresh(Path(out) / "frames")
+    final = Path(out) / "frames"
+    folder = _staging(final)
     frames, size = [], None
-    for n, p in enumerate(paths):
-        rgb = load_image(p)  # DataError names the file
-        if size is None:
-            size = rgb.shape[:2]
-        elif rgb.shape[:2] != size:
-            raise DataError(f"{p}: {rgb.shape[1]}×{rgb.shape[0]} pixels, but the walk-through's first picture "
-                            f"{paths[0]} is {size[1]}×{size[0]}: one camera takes the whole walk-through")
-        s = _write(rgb, folder / f"frame_{n + 1:06d}.jpg")
-        frames.append(Frame(folder / f"frame_{n + 1:06d}.jpg", str(p), None, s))
-        if progress:
-            progress((n + 1) / len(paths), f"read picture {n + 1}/{len(paths)}")
+    try:
+        for n, p in enumerate(paths):
+            rgb = load_image(p)  # DataError names the file
+            if size is None:
+                size = rgb.shape[:2]
+            elif rgb.shape[:2] != size:
+                raise DataError(f"{p}: {rgb.shape[1]}×{rgb.shape[0]} pixels, but the walk-through's first picture "
+                                f"{paths[0]} is {size[1]}×{size[0]}: one camera takes the whole walk-through")
+            name = f"frame_{n + 1:06d}.jpg"
+            frames.append(Frame(final / name, str(p), None, _write(rgb, folder / name)))
+            if progress:
+                progress((n + 1) / len(paths), f"read picture {n + 1}/{len(paths)}")
+        _publish(folder, final)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     return frames
 
 
@@ -119,6 +138,7 @@ def video_frames(path, out: Path, every: int | None = None, max_frames: int = 80
     if not path.is_file():
         raise DataError(f"{path}: video not found")
     cap = cv2.VideoCapture(str(path))
+    folder = None
     try:
         if not cap.isOpened():
             raise DataError(f"{path}: OpenCV cannot open this video (an unsupported or damaged file)")
@@ -128,14 +148,14 @@ def video_frames(path, out: Path, every: int | None = None, max_frames: int = 80
         step = every or max(1, round(fps / PER_SECOND))
         if count > 0 and count / step > max_frames:
             step = math.ceil(count / max_frames)
-        folder = _fresh(Path(out) / "frames")
+        final = Path(out) / "frames"
+        folder = _staging(final)
         frames: list[Frame] = []
         best, best_sharp, best_i, i = None, -1.0, -1, 0
 
         def keep():
-            n = len(frames) + 1
-            s = _write(best, folder / f"frame_{n:06d}.jpg")
-            frames.append(Frame(folder / f"frame_{n:06d}.jpg", str(path), round(best_i / fps, 4), s))
+            name = f"frame_{len(frames) + 1:06d}.jpg"
+            frames.append(Frame(final / name, str(path), round(best_i / fps, 4), _write(best, folder / name)))
 
         while len(frames) < max_frames:
             ok, bgr = cap.read()
@@ -153,9 +173,12 @@ def video_frames(path, out: Path, every: int | None = None, max_frames: int = 80
                     progress(min(1.0, i / count), f"read video frame {i}/{count}")
         if best is not None and len(frames) < max_frames and i % step >= step / 2:
             keep()
+        if len(frames) < 2:
+            raise DataError(f"{path}: {'no frame' if not frames else 'one frame'} could be read from this video: a "
+                            "walk-through needs at least two")
+        _publish(folder, final)
     finally:
         cap.release()
-    if len(frames) < 2:
-        raise DataError(f"{path}: {'no frame' if not frames else 'one frame'} could be read from this video: a "
-                        "walk-through needs at least two")
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
     return frames

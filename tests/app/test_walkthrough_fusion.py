@@ -76,8 +76,12 @@ def test_bad_walkthrough_sources_name_the_file(tmp_path):
         video_frames(tmp_path / "missing.mp4", tmp_path / "o")
     Image.new("RGB", (64, 48)).save(tmp_path / "a.png")
     Image.new("RGB", (48, 64)).save(tmp_path / "b.png")
+    earlier = picture_frames([tmp_path / "a.png", tmp_path / "a.png"], tmp_path / "o")  # an earlier walk-through
     with pytest.raises(DataError, match="b.png: 48×64 pixels.*one camera"):
         picture_frames([tmp_path / "a.png", tmp_path / "b.png"], tmp_path / "o")
+    # its frames (a scene.blend's background) are as they were, nothing half-written beside them
+    assert all(f.image.is_file() for f in earlier) and sorted(p.name for p in (tmp_path / "o").iterdir()) == ["frames"]
+    assert len(list((tmp_path / "o" / "frames").iterdir())) == 2
 
 
 # ----------------------------------------------------------------------------
